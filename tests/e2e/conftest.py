@@ -1,0 +1,65 @@
+"""The e2e lab: one Vagrant lab per test session, in its own dotfile folder so a developer's
+own lab (.vagrant/) is left alone, destroyed at the end with nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import pytest
+
+from glue.images import Builder
+
+E2E_NODES = int(os.environ.get("SIMFLEET_E2E_NODES", "2"))
+
+
+@dataclass
+class Lab:
+    root: Path
+    dotfile: Path
+    env: dict[str, str]
+    nodes: list[str]
+
+    def run(self, *cmd: str, timeout: int = 1200) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            list(cmd), cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def container_ids(self) -> list[str]:
+        return [p.read_text().strip() for p in self.dotfile.glob("machines/*/docker/id")]
+
+
+@pytest.fixture(scope="session")
+def lab(repo_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    Builder(log=lambda _msg: None).build("node")
+    dotfile = tmp_path_factory.mktemp("vagrant-lab")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "VAGRANT_DOTFILE_PATH": str(dotfile),
+        "VAGRANT_CHECKPOINT_DISABLE": "1",
+        "VAGRANT_NO_COLOR": "1",
+        "SIMFLEET_NODES": str(E2E_NODES),
+        "ANSIBLE_CONFIG": str(repo_root / "ansible.cfg"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
+    lab = Lab(repo_root, dotfile, env, [f"node{i}" for i in range(1, E2E_NODES + 1)])
+    up = lab.run("vagrant", "up")
+    try:
+        assert up.returncode == 0, f"vagrant up failed:\n{up.stdout[-4000:]}\n{up.stderr[-4000:]}"
+        lab.up_output = up.stdout
+        yield lab
+    finally:
+        ids = lab.container_ids()
+        down = lab.run("vagrant", "destroy", "-f")
+        assert down.returncode == 0, down.stderr
+        left = [
+            c.name
+            for c in docker.from_env().containers.list(all=True)
+            if c.id in ids or any(c.id.startswith(i) for i in ids)
+        ]
+        assert not left, f"vagrant destroy left containers behind: {left}"
