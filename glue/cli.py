@@ -1,4 +1,5 @@
-"""The `glue` command: one entry point whose subcommands each live in their own module."""
+"""The `glue` command. Each subcommand lives in its own *_cli module with a register()
+function; this file only assembles them and turns GlueError into a one-line message."""
 
 from __future__ import annotations
 
@@ -7,15 +8,11 @@ import sys
 
 import docker.errors
 
-from glue import __version__
-from glue.images import SPECS, Builder, ImageError
+from glue import __version__, images_cli
+from glue.errors import GlueError
 
-
-def cmd_images_build(args: argparse.Namespace) -> int:
-    builder = Builder(log=lambda msg: print(f"glue: {msg}", flush=True))
-    for name in args.names:
-        builder.build(name, force=args.force)
-    return 0
+# One entry per subcommand module, in the order `glue --help` lists them.
+COMMANDS = [images_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,24 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"glue {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    images = sub.add_parser("images", help="build the project's container images locally")
-    images_sub = images.add_subparsers(dest="images_command", required=True, metavar="ACTION")
-    build = images_sub.add_parser(
-        "build",
-        help="build images (and the Debian base they need) when their inputs changed",
-        description="Build images from images/ without pulling anything. An image whose "
-        "inputs (Dockerfile folder, base image, build arguments) are unchanged is skipped.",
-    )
-    build.add_argument(
-        "names",
-        nargs="+",
-        choices=sorted(SPECS),
-        metavar="NAME",
-        help=f"image to build: {', '.join(sorted(SPECS))}",
-    )
-    build.add_argument("--force", action="store_true", help="rebuild even when up to date")
-    build.set_defaults(func=cmd_images_build)
+    for module in COMMANDS:
+        module.register(sub)
     return parser
 
 
@@ -49,12 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ImageError as exc:
+    except GlueError as exc:
         print(f"glue: error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except docker.errors.DockerException as exc:
         print(f"glue: error: Docker engine: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("glue: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from glue.errors import GlueError
+
 INPUTS_LABEL = "org.simfleet.inputs"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 IMAGES_DIR = REPO_ROOT / "images"
@@ -39,7 +41,7 @@ VAGRANT_PUBKEY_GLOBS = (
 )
 
 
-class ImageError(RuntimeError):
+class ImageError(GlueError):
     """A build that cannot go on; the message names the problem."""
 
 

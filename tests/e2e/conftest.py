@@ -14,7 +14,7 @@ import pytest
 
 from glue.images import Builder
 
-E2E_NODES = int(os.environ.get("SIMFLEET_E2E_NODES", "2"))
+E2E_NODES = int(os.environ.get("SIMFLEET_E2E_NODES", "3"))
 
 
 @dataclass
