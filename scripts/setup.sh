@@ -75,7 +75,8 @@ install_venv() {
   echo "$want" >"$stamp"
 }
 
-docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+# Asked as root, so that a user outside the docker group does not start a second daemon.
+docker_answers() { as_root timeout 10 docker info >/dev/null 2>&1; }
 
 start_docker() {
   docker_answers && return 0
@@ -95,14 +96,15 @@ start_docker() {
   die "the Docker engine did not answer within 60 s; see $DOCKERD_LOG"
 }
 
+# debootstrap and the Docker socket need root.
 build_images() {
-  "$VENV/bin/glue" images build node
+  as_root "$VENV/bin/glue" images build node
 }
 
 # Under sudo, give the files made in the checkout back to the user who owns it.
 return_ownership() {
   [[ $EUID -eq 0 && -n "${SUDO_UID:-}" ]] || return 0
-  chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$VENV" "$ROOT/.cache" 2>/dev/null || true
+  chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$VENV" "$ROOT/.cache" "$ROOT"/*.egg-info 2>/dev/null || true
 }
 
 main() {
