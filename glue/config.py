@@ -1,0 +1,171 @@
+"""Settings for the job engine, from glue.yml, the environment and flags (flags win).
+
+One flat list of settings serves every command, so a glue.yml written for `glue run` also
+configures `glue worker` on the same host. Precedence, lowest first: the defaults below, the
+file (path from --config or GLUE_CONFIG), environment variables (GLUE_ + the name in capitals),
+then command-line flags. A setting a layer does not mention leaves the lower layer's value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from glue.errors import GlueError
+
+ENV_PREFIX = "GLUE_"
+CONFIG_ENV = "GLUE_CONFIG"
+EXECUTORS = ("docker", "process")
+
+
+class ConfigError(GlueError):
+    """A setting that cannot be used; the message names the setting and where it came from."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the job engine; the README's glue.yml table documents each one."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue: str = "simfleet"
+    # What a run's jobs do.
+    executor: str = "docker"
+    image: str = "simfleet/executor:latest"
+    command: str = "python3 {scenario}"
+    pattern: str = "*.py"
+    timeout: int = 3600
+    retries: int = 2
+    results: str | None = None
+    reduce: list[str] = field(default_factory=lambda: ["count"])
+    cpus: float | None = None
+    memory: str | None = None
+    gpus: int = 0
+    venv: str | None = None
+    # Where and how a worker host runs them.
+    slots: int = field(default_factory=lambda: os.cpu_count() or 1)
+    heartbeat: int = 10
+    maintenance_interval: int = 30
+    workdir: str | None = None
+    venv_root: str = "~/.virtualenvs"
+    s3_endpoint_url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ConfigError(f"executor {self.executor!r} is not one of: {', '.join(EXECUTORS)}")
+        for name in ("timeout", "slots", "heartbeat", "maintenance_interval"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("retries", "gpus"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative, not {getattr(self, name)}")
+        if self.cpus is not None and self.cpus <= 0:
+            raise ConfigError(f"cpus must be positive, not {self.cpus}")
+
+
+_HINTS = typing.get_type_hints(Settings)
+NAMES = tuple(f.name for f in fields(Settings))
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def _base_type(name: str) -> type:
+    """int for `int`, str for `str | None`, list for `list[str]`."""
+    hint = _HINTS[name]
+    if isinstance(hint, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return typing.get_origin(hint) or hint
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    """Turn a value from YAML or the environment into the type the setting has."""
+    kind = _base_type(name)
+    nullable = isinstance(_HINTS[name], types.UnionType)
+    if value is None or (nullable and value == ""):
+        if nullable:
+            return None
+        raise ConfigError(f"{origin}: {name} needs a value")
+    try:
+        if kind is list:
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list):
+                raise TypeError
+            return [str(item).strip() for item in items if str(item).strip()]
+        if isinstance(value, bool | dict | list) or (kind is int and isinstance(value, float)):
+            raise TypeError
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin}: {name} must be {kind.__name__}, not {value!r}") from None
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """The settings in a glue.yml; unknown names are refused so a typo never goes unnoticed."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}".splitlines()[0]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    unknown = sorted(set(data) - set(NAMES))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r}")
+    return {k: _coerce(k, v, str(path)) for k, v in data.items()}
+
+
+def read_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        name: _coerce(name, environ[env_name(name)], env_name(name))
+        for name in NAMES
+        if env_name(name) in environ
+    }
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    config_path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The effective settings: defaults < glue.yml < GLUE_* variables < flags that were given."""
+    environ = os.environ if environ is None else environ
+    path = config_path or environ.get(CONFIG_ENV)
+    layers: dict[str, Any] = {}
+    if path:
+        layers.update(read_file(Path(path).expanduser()))
+    layers.update(read_env(environ))
+    layers.update({k: v for k, v in (flags or {}).items() if k in NAMES and v is not None})
+    return replace(Settings(), **layers)
+
+
+def from_args(args: argparse.Namespace) -> Settings:
+    """Settings for a parsed command line that used add_common_options."""
+    return load(vars(args), config_path=args.config)
+
+
+def add_common_options(parser: argparse.ArgumentParser, with_queue: bool = True) -> None:
+    """--config and --redis-url, which every job-engine command takes; --queue if it uses one."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help=f"settings file (glue.yml); default: ${CONFIG_ENV} if set",
+    )
+    parser.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="Redis holding the queue, password included: redis://:PASSWORD@HOST:PORT/DB "
+        f"(default: ${env_name('redis_url')}, else {Settings.redis_url})",
+    )
+    if with_queue:
+        parser.add_argument(
+            "--queue", metavar="NAME", help=f"RQ queue name (default: {Settings.queue})"
+        )

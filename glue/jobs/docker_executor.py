@@ -1,0 +1,201 @@
+"""Run a scenario in a container through the Docker SDK, and never leave the container behind.
+
+The container runs detached with the io-dir mounted at /io, as the worker's own uid (so the
+worker can delete what the scenario wrote). Its output is fetched with timestamps into
+logs/output.log, and start, end, exit code and OOM-kill come from `docker inspect`. The
+container is removed on every path out: normal end, timeout, an exception, and - through
+cleanup_on_terminate - the work horse being told to terminate. Containers carry labels naming
+their host and the process that owns them, so reap_orphans() can remove the few a SIGKILL of
+that whole process tree still leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from pathlib import Path
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+from docker.types import DeviceRequest
+
+from glue.jobs.executor import (
+    FAILED,
+    SUCCEEDED,
+    TIMED_OUT,
+    ExecResult,
+    ExecSpec,
+    ExecutorError,
+    IoDir,
+    cleanup_on_terminate,
+    iso_utc,
+)
+
+IO_MOUNT = "/io"
+LABEL = "org.simfleet.glue"
+HOST_LABEL = f"{LABEL}.host"
+OWNER_LABEL = f"{LABEL}.owner"
+SIGKILL_EXIT = 137
+CONFLICT = 409
+_DOCKER_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$")
+
+
+_api_version: str | None = None
+
+
+def client() -> docker.DockerClient:
+    """A Docker client; the API version is asked once per process tree, not once per job
+    (work horses are forked from a worker that has asked already)."""
+    global _api_version
+    made = docker.from_env(version=_api_version)
+    _api_version = made.api.api_version
+    return made
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of a process, which tells a live owner from a reused pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]
+
+
+def owner_label() -> str:
+    pid = os.getpid()
+    return f"{pid}:{process_start(pid)}"
+
+
+def owner_alive(label: str) -> bool:
+    pid, _, start = label.partition(":")
+    return pid.isdigit() and process_start(int(pid)) == start
+
+
+def docker_time(text: str | None) -> str | None:
+    """Docker's nanosecond RFC 3339 time in iso_utc's format; None for "never"."""
+    match = _DOCKER_TIME.match(text or "")
+    if not match or text.startswith("0001-"):
+        return None
+    return f"{match[1]}.{(match[2] or '').ljust(6, '0')[:6]}Z"
+
+
+def _pull(client: docker.DockerClient, image: str) -> None:
+    try:
+        client.images.pull(image)
+    except docker.errors.APIError as exc:
+        raise ExecutorError(
+            f"image {image} is not on this host and could not be pulled: {exc.explanation}"
+        ) from None
+
+
+def _device_requests(client: docker.DockerClient, gpus: int) -> list[DeviceRequest]:
+    if not gpus:
+        return []
+    if "nvidia" not in (client.info().get("Runtimes") or {}):
+        raise ExecutorError(
+            f"the job asks for {gpus} GPU(s) but this host's Docker engine has no NVIDIA runtime"
+        )
+    return [DeviceRequest(count=gpus, capabilities=[["gpu"]])]
+
+
+def _remove(client: docker.DockerClient, name: str) -> None:
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(name).remove(force=True)
+
+
+def _create(client: docker.DockerClient, spec: ExecSpec, io: IoDir) -> Container:
+    """Create the job's container. A missing image is pulled, and a container left by an
+    earlier attempt at this job (it holds the name) removed, only when create asks for it:
+    the usual case costs one API call."""
+    options = dict(
+        command=spec.argv(IO_MOUNT),
+        name=spec.name,
+        labels={
+            **{f"{LABEL}.{key}": value for key, value in spec.tags.items()},
+            LABEL: "1",
+            HOST_LABEL: spec.host,
+            OWNER_LABEL: owner_label(),
+        },
+        environment=spec.environment(IO_MOUNT),
+        volumes={str(io.root): {"bind": IO_MOUNT, "mode": "rw"}},
+        working_dir=IO_MOUNT,
+        user=f"{os.getuid()}:{os.getgid()}",
+        nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+        mem_limit=spec.memory,
+        memswap_limit=spec.memory,
+        device_requests=_device_requests(client, spec.gpus),
+    )
+    for _ in range(3):
+        try:
+            return client.containers.create(spec.image, **options)
+        except docker.errors.ImageNotFound:
+            _pull(client, spec.image)
+        except docker.errors.APIError as exc:
+            if exc.status_code != CONFLICT:
+                raise
+            _remove(client, spec.name)
+    raise ExecutorError(f"cannot create container {spec.name}: its name stays taken")
+
+
+def run(spec: ExecSpec, io: IoDir) -> ExecResult:
+    docker_client = client()
+    container = _create(docker_client, spec, io)
+    with cleanup_on_terminate(lambda: _remove(client(), container.id)):
+        try:
+            started = iso_utc()
+            container.start()
+            timed_out = False
+            waited_from = time.monotonic()
+            try:
+                container.wait(timeout=spec.timeout)
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                if time.monotonic() - waited_from < spec.timeout:
+                    raise
+                container.kill()
+                container.wait(timeout=60)
+                timed_out = True
+            with io.log.open("ab") as log:
+                for chunk in container.logs(stdout=True, stderr=True, timestamps=True, stream=True):
+                    log.write(chunk)
+            container.reload()
+            state = container.attrs["State"]
+        finally:
+            container.remove(force=True)
+    exit_code = state.get("ExitCode")
+    oom = bool(state.get("OOMKilled"))
+    start = docker_time(state.get("StartedAt")) or started
+    end = docker_time(state.get("FinishedAt")) or iso_utc()
+    if timed_out:
+        return ExecResult(TIMED_OUT, exit_code, start, end, oom, f"timed out after {spec.timeout}s")
+    if exit_code == 0 and not oom:
+        return ExecResult(SUCCEEDED, 0, start, end)
+    return ExecResult(FAILED, exit_code, start, end, oom, _failure(exit_code, oom, spec.memory))
+
+
+def _failure(exit_code: int | None, oom: bool, memory: str | None) -> str:
+    if oom:
+        return f"killed: out of memory (limit {memory})"
+    # Some engines (cgroup v1 on recent kernels) never see the OOM event and report
+    # OOMKilled false; a SIGKILL nobody else sent, under a memory limit, is the sign left.
+    if exit_code == SIGKILL_EXIT and memory:
+        return f"killed by SIGKILL under a {memory} memory limit: probably out of memory"
+    return f"exit code {exit_code}"
+
+
+def reap_orphans(host: str) -> int:
+    """Remove this host's job containers whose owning process is gone; returns how many."""
+    removed = 0
+    for container in client().containers.list(
+        all=True, filters={"label": [f"{LABEL}=1", f"{HOST_LABEL}={host}"]}
+    ):
+        if not owner_alive(container.labels.get(OWNER_LABEL, "")):
+            try:
+                container.remove(force=True)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+    return removed

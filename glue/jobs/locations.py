@@ -1,0 +1,175 @@
+"""Where scenarios come from and results go: a local folder or an S3 prefix, behind one API.
+
+Both kinds list scenario keys (paths relative to the location), fetch one key to a file, and
+write files under a relative path. Writes overwrite in place at deterministic paths, so a job
+that runs twice (at-least-once delivery) still leaves exactly one result; local writes go
+through a temporary file and a rename, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import NamedTuple, Protocol
+
+from glue.errors import GlueError
+from glue.s3 import S3Settings, explain, is_s3_url, make_client, parse_s3_url
+from glue.sync import list_remote
+from glue.sync_keys import is_dir_marker, refusal
+from glue.sync_local import atomic_write
+
+RESULTS_FOLDER = "results"
+
+
+class Listing(NamedTuple):
+    keys: list[str]
+    # (key, why): keys that could name a place outside the location ('..', absolute, ...).
+    refused: list[tuple[str, str]]
+
+
+class Location(Protocol):
+    url: str
+
+    def scenarios(self, pattern: str, exclude: str | None = None) -> Listing: ...
+
+    def fetch(self, key: str, dest: Path) -> None: ...
+
+    def upload_dir(self, src: Path, rel: str) -> None: ...
+
+    def write_bytes(self, rel: str, data: bytes) -> None: ...
+
+
+def _checked(rel: str, url: str) -> str:
+    why = refusal(rel) if rel else "empty key"
+    if why:
+        raise GlueError(f"refusing key {rel!r} under {url}: {why}")
+    return rel
+
+
+def _files(src: Path) -> Iterator[tuple[Path, str]]:
+    for path in sorted(src.rglob("*")):
+        if path.is_file():
+            yield path, path.relative_to(src).as_posix()
+
+
+class LocalFolder:
+    """A folder on this host (or on a file system every worker mounts at the same path)."""
+
+    def __init__(self, path: str) -> None:
+        self.root = Path(path).expanduser().resolve()
+        self.url = str(self.root)
+
+    def scenarios(self, pattern: str, exclude: str | None = None) -> Listing:
+        if not self.root.is_dir():
+            raise GlueError(f"scenario folder {self.url} does not exist")
+        skip = Path(exclude).resolve() if exclude and not is_s3_url(exclude) else None
+        keys = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            here = Path(dirpath)
+            # Hidden folders and the results folder (when it sits inside) hold no scenarios.
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and here / d != skip)
+            for name in filenames:
+                key = (here / name).relative_to(self.root).as_posix()
+                if not name.startswith(".") and fnmatch.fnmatch(key, pattern):
+                    keys.append(key)
+        return Listing(sorted(keys), [])
+
+    def _path(self, rel: str) -> Path:
+        return self.root / _checked(rel, self.url)
+
+    def fetch(self, key: str, dest: Path) -> None:
+        try:
+            shutil.copyfile(self._path(key), dest)
+        except OSError as exc:
+            raise GlueError(f"cannot read scenario {key} from {self.url}: {exc.strerror}") from None
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        target = self._path(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(target) as out:
+            out.write(data)
+
+    def upload_dir(self, src: Path, rel: str) -> None:
+        for path, sub in _files(src):
+            self.write_bytes(f"{rel}/{sub}", path.read_bytes())
+
+
+class S3Prefix:
+    """A prefix in an S3 bucket (Ceph RGW in the lab); the client is made on first use."""
+
+    def __init__(self, url: str, endpoint_url: str | None = None) -> None:
+        self._parsed = parse_s3_url(url)
+        self.url = str(self._parsed)
+        self._endpoint_url = endpoint_url
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = make_client(S3Settings(endpoint_url=self._endpoint_url))
+        return self._client
+
+    def _key(self, rel: str) -> str:
+        return self._parsed.folder + _checked(rel, self.url)
+
+    def scenarios(self, pattern: str, exclude: str | None = None) -> Listing:
+        folder = self._parsed.folder
+        skip = None
+        if exclude and is_s3_url(exclude):
+            other = parse_s3_url(exclude)
+            if other.bucket == self._parsed.bucket:
+                skip = other.folder
+        keys, refused = [], []
+        for obj in list_remote(self.client, self._parsed):
+            rel = obj.key[len(folder) :]
+            if is_dir_marker(rel) or (skip and obj.key.startswith(skip)):
+                continue
+            why = refusal(rel)
+            if why:
+                refused.append((obj.key, why))
+            elif not PurePosixPath(rel).name.startswith(".") and fnmatch.fnmatch(rel, pattern):
+                keys.append(rel)
+        return Listing(sorted(keys), refused)
+
+    def fetch(self, key: str, dest: Path) -> None:
+        try:
+            self.client.download_file(self._parsed.bucket, self._key(key), str(dest))
+        except GlueError:
+            raise
+        except Exception as exc:
+            raise explain(exc, self.client, self._parsed.bucket) from None
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        try:
+            self.client.put_object(Bucket=self._parsed.bucket, Key=self._key(rel), Body=data)
+        except GlueError:
+            raise
+        except Exception as exc:
+            raise explain(exc, self.client, self._parsed.bucket) from None
+
+    def upload_dir(self, src: Path, rel: str) -> None:
+        for path, sub in _files(src):
+            try:
+                self.client.upload_file(str(path), self._parsed.bucket, self._key(f"{rel}/{sub}"))
+            except GlueError:
+                raise
+            except Exception as exc:
+                raise explain(exc, self.client, self._parsed.bucket) from None
+
+
+def open_location(url: str, s3_endpoint_url: str | None = None) -> Location:
+    if is_s3_url(url):
+        return S3Prefix(url, s3_endpoint_url)
+    return LocalFolder(url)
+
+
+def results_beside(source: str) -> str:
+    """The default results location: a `results` sibling of the scenario folder or prefix."""
+    if is_s3_url(source):
+        parsed = parse_s3_url(source)
+        parent = parsed.prefix.rstrip("/").rpartition("/")[0]
+        return f"s3://{parsed.bucket}/{parent + '/' if parent else ''}{RESULTS_FOLDER}"
+    return str(Path(source).expanduser().resolve().parent / RESULTS_FOLDER)

@@ -1,0 +1,32 @@
+"""Run ids and job ids.
+
+A job id is a pure function of the run id and the scenario key. That is what makes a second
+`glue run` with the same id queue nothing twice (RQ refuses a job id that exists) and lets a
+resumed run find the scenarios it already finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from glue.errors import GlueError
+
+# Run ids end up in RQ job ids, container names and result paths: keep them to a safe alphabet.
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+DIGEST_CHARS = 24
+
+
+def check_run_id(run_id: str) -> str:
+    if not RUN_ID_RE.match(run_id):
+        raise GlueError(
+            f"bad run id {run_id!r}: use 1-64 letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return run_id
+
+
+def job_id(run_id: str, scenario: str) -> str:
+    """`<run>-<hash of run and scenario>`: valid for RQ (letters, digits, - and _ only)."""
+    digest = hashlib.sha256(f"{run_id}\0{scenario}".encode()).hexdigest()[:DIGEST_CHARS]
+    return f"{run_id}-{digest}"

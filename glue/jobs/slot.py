@@ -1,0 +1,37 @@
+"""Which job slot this process is: the host, slot number and worker name, and its settings.
+
+`glue worker` sets it in each worker process before the first job; the work horses RQ forks
+inherit it. Code run by a plain `rq worker` gets the host name, slot 0 and the settings from
+glue.yml and the environment.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from glue import config
+from glue.config import Settings
+
+
+@dataclass(frozen=True)
+class Slot:
+    host: str
+    number: int
+    worker: str
+    settings: Settings
+
+
+_current: Slot | None = None
+
+
+def set_current(slot: Slot) -> None:
+    global _current
+    _current = slot
+
+
+def current() -> Slot:
+    global _current
+    if _current is None:
+        _current = Slot(socket.gethostname(), 0, "", config.load())
+    return _current

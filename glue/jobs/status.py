@@ -1,0 +1,80 @@
+"""Where each scenario of a run stands: its outcome if it has one, else its RQ job's state.
+
+An outcome is final (succeeded, failed, timed_out, lost, stopped, error); before that a
+scenario is queued, running, scheduled (waiting to be retried) or deferred, as RQ says. A job
+that Redis no longer knows and that has no outcome shows as "missing": submitting the run
+again queues it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import redis
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+
+from glue.jobs.runstate import RunState
+
+RQ_NAMES = {JobStatus.STARTED: "running"}
+
+
+@dataclass(frozen=True)
+class Tally:
+    run_id: str
+    total: int
+    done: int
+    by_state: dict[str, int]
+    by_host: dict[str, dict[str, int]]
+
+    def as_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "total": self.total,
+            "done": self.done,
+            "states": self.by_state,
+            "hosts": self.by_host,
+        }
+
+
+def tally(conn: redis.Redis, state: RunState) -> Tally:
+    state.spec()  # raises for a run that does not exist
+    jobs = state.jobs()
+    outcomes = state.outcomes()
+    pending = [s for s in sorted(jobs) if s not in outcomes]
+    fetched = Job.fetch_many([jobs[s] for s in pending], conn, serializer=JSONSerializer)
+    where: list[tuple[str, str]] = [(o["status"], o.get("host") or "?") for o in outcomes.values()]
+    for job in fetched:
+        if job is None:
+            where.append(("missing", "-"))
+            continue
+        status = job.get_status(refresh=False)
+        host = job.meta.get("host") if status == JobStatus.STARTED else None
+        where.append((RQ_NAMES.get(status, status.value), host or "-"))
+    hosts: dict[str, Counter] = {}
+    for name, host in where:
+        if host != "-":
+            hosts.setdefault(host, Counter())[name] += 1
+    return Tally(
+        run_id=state.run_id,
+        total=len(jobs),
+        done=len(outcomes),
+        by_state=dict(sorted(Counter(name for name, _ in where).items())),
+        by_host={h: dict(sorted(c.items())) for h, c in sorted(hosts.items())},
+    )
+
+
+def render(t: Tally) -> str:
+    """Counts by state, then a table of states per host."""
+    lines = [f"run {t.run_id}: {t.done} of {t.total} scenarios done", ""]
+    width = max([len(s) for s in t.by_state] + [5])
+    lines += [f"  {state:<{width}}  {count:>6}" for state, count in t.by_state.items()]
+    if t.by_host:
+        states = sorted({s for counts in t.by_host.values() for s in counts})
+        hw = max(len(h) for h in [*t.by_host, "host"])
+        lines += ["", "  " + "  ".join([f"{'host':<{hw}}", *(f"{s:>9}" for s in states)])]
+        for host, counts in t.by_host.items():
+            cells = [f"{counts.get(s, 0):>9}" for s in states]
+            lines.append("  " + "  ".join([f"{host:<{hw}}", *cells]))
+    return "\n".join(lines)

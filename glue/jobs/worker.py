@@ -1,0 +1,218 @@
+"""`glue worker`: N RQ workers on this host (one per job slot), tuned so no job is lost.
+
+RQ already brings back the job of a worker that died: a running job's entry in the started
+registry lives only as long as its heartbeat, and a worker's maintenance pass retries (or
+fails) entries whose heartbeat stopped. GlueWorker tunes that and closes the gaps around it:
+
+- heartbeats every `heartbeat` seconds, and a job counts as abandoned after three missed
+  ones (RQ would wait the interval plus 60 s);
+- maintenance every `maintenance_interval` seconds, also on idle workers, whose blocking
+  dequeue RQ otherwise lets run for minutes. With the defaults (10 s, 30 s) a dead host's job
+  is back in the queue within about a minute;
+- the work horse gets SIGTERM when its worker dies (Linux parent-death signal), and on
+  SIGTERM it runs the executor's cleanups - kill and remove the container, kill the process
+  group - before exiting;
+- stopping a job, or the worker, sends the horse SIGTERM first and SIGKILL only if it is
+  still there STOP_GRACE seconds later, so that cleanup gets to run;
+- a worker told to stop (SIGTERM / SIGINT) stops its running job at once and puts it back at
+  the front of the queue without spending one of its retries, instead of letting it run on;
+- a horse that dies some other way still leaves an outcome once the job has no retries left;
+- maintenance also removes job containers on this host whose owner process is gone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import uuid
+
+import docker.errors
+from rq.job import Job
+from rq.queue import Queue
+from rq.serializers import JSONSerializer
+from rq.worker import Worker
+from rq.worker_pool import WorkerData, WorkerPool
+
+from glue.config import Settings
+from glue.jobs import connection, docker_executor, executor, slot, task
+from glue.jobs.submit import KEEP_SECONDS
+
+log = logging.getLogger("glue.worker")
+
+STOP_GRACE = 10
+MISSED_HEARTBEATS = 3
+TERMINATED_EXIT = 128 + signal.SIGTERM
+PR_SET_PDEATHSIG = 1
+_fork = multiprocessing.get_context("fork")
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask Linux to send `sig` to this process when its parent dies."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def reap_containers(host: str) -> None:
+    try:
+        removed = docker_executor.reap_orphans(host)
+    except docker.errors.DockerException:
+        return  # no Docker engine on this host: it runs no containers to clean up
+    if removed:
+        log.warning("removed %d job container(s) whose owner process was gone", removed)
+
+
+class GlueWorker(Worker):
+    """RQ's forking worker with the changes listed at the top of this module."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._requeue_job_id: str | None = None
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Wake up in time for maintenance even when the queue stays empty.
+        return max(1, min(self.worker_ttl - 15, self.maintenance_interval))
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return self.job_monitoring_interval * MISSED_HEARTBEATS
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        reap_containers(slot.current().host)
+
+    def setup_work_horse_signals(self) -> None:
+        super().setup_work_horse_signals()
+        signal.signal(signal.SIGTERM, self._terminate_horse)
+        die_with_parent()
+        if os.getppid() != self.pid:  # the worker died before the line above
+            self._terminate_horse(signal.SIGTERM, None)
+
+    @staticmethod
+    def _terminate_horse(signum, frame) -> None:
+        executor.run_cleanups()
+        os._exit(TERMINATED_EXIT)
+
+    def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """SIGTERM now, so the horse removes its container; SIGKILL if it lives on.
+
+        It must not block: RQ calls it from signal handlers, where the job monitor's alarm
+        would interrupt any waiting. RQ's monitor sees the horse exit and handles the job.
+        """
+        pid = self.horse_pid
+        if not pid:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        timer = threading.Timer(STOP_GRACE, self._kill_if_still_running, args=(pid, sig))
+        timer.daemon = True
+        timer.start()
+
+    def _kill_if_still_running(self, pid: int, sig: signal.Signals) -> None:
+        if self.horse_pid == pid:  # RQ sets it to 0 once the horse has been waited for
+            super().kill_horse(sig)
+
+    def handle_warm_shutdown_request(self) -> None:
+        super().handle_warm_shutdown_request()
+        if self.horse_pid:
+            self._requeue_job_id = self.get_current_job_id()
+            self.kill_horse()
+
+    def handle_exception(self, job: Job, *exc_info) -> None:
+        """A scenario that failed is an answer, not a bug in glue: one line, no traceback."""
+        if isinstance(exc_info[1], task.ScenarioFailed):
+            self.log.warning("Worker %s: job %s: %s", self.name, job.id, exc_info[1])
+            return
+        super().handle_exception(job, *exc_info)
+
+    def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        if job.id != self._requeue_job_id:
+            task.on_horse_died(job, self.connection, ret_val)
+
+    def handle_job_failure(
+        self, job: Job, queue: Queue, started_job_registry=None, exc_string="", execution=None
+    ) -> None:
+        if not self.is_horse:
+            # The horse noted host, slot and attempt in the job's meta; RQ saves the job
+            # whole when it requeues it, so take the horse's meta rather than overwrite it.
+            job.get_meta(refresh=True)
+        if job.id != self._requeue_job_id:
+            super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+            return
+        self._requeue_job_id = None
+        log.info("worker %s: job %s put back in the queue", self.name, job.id)
+        with self.connection.pipeline() as pipe:
+            pipe.multi()  # one transaction: enqueue_job would start it after our first command
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            queue.enqueue_job(job, pipeline=pipe, at_front=True)
+            pipe.execute()
+
+
+def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: str) -> None:
+    """Body of one worker process of the pool."""
+    # Forked with the pool's handlers, which would make a stop signal arriving before work()
+    # installs the worker's own handlers stop the pool's copy instead of this process.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent()  # a pool killed outright takes its workers along (they requeue jobs)
+    slot.set_current(slot.Slot(socket.gethostname(), number, name, settings))
+    conn = connection.connect(settings.redis_url, patient=True)
+    worker = GlueWorker(
+        [connection.queue(conn, settings.queue)],
+        name=name,
+        connection=conn,
+        serializer=JSONSerializer,
+        job_monitoring_interval=settings.heartbeat,
+        maintenance_interval=settings.maintenance_interval,
+        default_result_ttl=KEEP_SECONDS,
+    )
+    worker.work(burst=burst, logging_level=level, with_scheduler=False)
+
+
+class SlotPool(WorkerPool):
+    """RQ's worker pool, with numbered slots and GlueWorkers built from our settings.
+
+    A worker that dies is started again in the same slot (unless in burst mode).
+    """
+
+    def __init__(self, settings: Settings, conn) -> None:
+        super().__init__(
+            [settings.queue],
+            conn,
+            num_workers=settings.slots,
+            worker_class=GlueWorker,
+            serializer=JSONSerializer,
+        )
+        self.settings = settings
+        self.host = socket.gethostname()
+        self._slots: dict[str, int] = {}
+
+    def start_worker(self, count=None, burst=True, _sleep=0, logging_level="INFO") -> None:
+        number = min(set(range(1, self.num_workers + 1)) - set(self._slots.values()))
+        name = f"{self.host}.{number}.{uuid.uuid4().hex[:8]}"
+        process = _fork.Process(
+            target=_run_slot,
+            args=(name, number, self.settings, burst, logging_level),
+            name=f"glue worker {name}",
+        )
+        process.start()
+        self.worker_dict[name] = WorkerData(name=name, pid=process.pid, process=process)
+        self._slots[name] = number
+
+    def handle_dead_worker(self, worker_data: WorkerData) -> None:
+        super().handle_dead_worker(worker_data)
+        self._slots.pop(worker_data.name, None)
+
+
+def run_pool(settings: Settings, burst: bool, logging_level: str) -> None:
+    conn = connection.connect(settings.redis_url, patient=True)
+    reap_containers(socket.gethostname())
+    SlotPool(settings, conn).start(burst=burst, logging_level=logging_level)

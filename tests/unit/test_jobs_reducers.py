@@ -1,0 +1,101 @@
+"""Reducers fold outcomes one at a time into the same values a direct computation gives."""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+import pytest
+
+from glue.jobs.reducers import Skip, UnknownReducer, parse, parse_all
+
+OUTCOMES = [
+    ("b.py", "succeeded", {"value": 4, "m": {"loss": 0.5}}),
+    ("a.py", "succeeded", {"value": -2.5, "m": {"loss": 0.25}}),
+    ("c.py", "failed", None),
+    ("d.py", "succeeded", {"value": 10, "m": {"loss": 1.0}}),
+    ("e.py", "timed_out", None),
+]
+VALUES = [r["value"] for _, s, r in OUTCOMES if s == "succeeded"]
+
+
+def fold(spec: str, outcomes=OUTCOMES):
+    """Fold like runstate does: the state goes through JSON between every step."""
+    reducer = parse(spec)
+    state = reducer.initial()
+    for scenario, status, result in outcomes:
+        state = json.loads(json.dumps(reducer.step(state, scenario, status, result)))
+    return reducer.final(state)
+
+
+def test_sum_mean_min_max_equal_direct_computation() -> None:
+    assert fold("sum:value") == sum(VALUES)
+    assert fold("mean:value") == pytest.approx(statistics.mean(VALUES))
+    assert fold("min:value") == min(VALUES)
+    assert fold("max:value") == max(VALUES)
+
+
+def test_a_dotted_field_reaches_into_nested_results() -> None:
+    assert fold("sum:m.loss") == pytest.approx(1.75)
+
+
+def test_count_counts_every_status() -> None:
+    assert fold("count") == {"failed": 1, "succeeded": 3, "timed_out": 1}
+
+
+def test_concat_lists_results_in_scenario_order_and_splices_lists() -> None:
+    outcomes = [("z.py", "succeeded", [3, 4]), ("y.py", "succeeded", {"k": 1}), *OUTCOMES]
+    assert fold("concat", outcomes) == [
+        {"value": -2.5, "m": {"loss": 0.25}},
+        {"value": 4, "m": {"loss": 0.5}},
+        {"value": 10, "m": {"loss": 1.0}},
+        {"k": 1},
+        3,
+        4,
+    ]
+
+
+def test_empty_runs_reduce_to_neutral_values() -> None:
+    failed_only = [("x.py", "failed", None)]
+    assert fold("sum:value", failed_only) == 0
+    assert fold("mean:value", failed_only) is None
+    assert fold("max:value", failed_only) is None
+    assert fold("concat", failed_only) == []
+
+
+def test_python_reducer_gets_acc_and_result(tmp_path, monkeypatch) -> None:
+    (tmp_path / "myfold.py").write_text(
+        "def squares(acc, result):\n    return (acc or 0) + result['value'] ** 2\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert fold("python:myfold:squares") == sum(v * v for v in VALUES)
+
+
+@pytest.mark.parametrize(
+    "result, why",
+    [({"other": 1}, "no field 'value'"), ({"value": "7"}, "not a number"), (None, "no field")],
+)
+def test_a_result_without_a_numeric_field_is_skipped_with_a_reason(result, why) -> None:
+    with pytest.raises(Skip, match=why):
+        parse("sum:value").step(0, "x.py", "succeeded", result)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["avg:value", "sum", "sum:", "count:value", "concat:x", "python:nomodule_xyz:f", "python:f"],
+)
+def test_unknown_reducers_are_refused_by_name(spec) -> None:
+    with pytest.raises(UnknownReducer, match="unknown reducer"):
+        parse(spec)
+
+
+def test_python_reducer_must_name_a_function() -> None:
+    with pytest.raises(UnknownReducer, match="json has no nothere"):
+        parse("python:json:nothere")
+
+
+def test_parse_all_refuses_none_and_duplicates() -> None:
+    with pytest.raises(UnknownReducer, match="no reducer"):
+        parse_all([])
+    with pytest.raises(UnknownReducer, match="twice"):
+        parse_all(["count", "count"])
