@@ -30,9 +30,10 @@ lab: setup ## bring the Vagrant lab up (SIMFLEET_NODES nodes) and provision it w
 lab-destroy: ## destroy the lab's nodes
 	vagrant destroy -f
 
-test: setup ## every test: lint, unit, integration, e2e
+test: setup ## every test: lint, unit, integration, e2e, molecule
 	$(MAKE) --no-print-directory lint
 	pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory molecule
 
 unit: setup ## unit tests only
 	pytest -m unit $(PYTEST_ARGS)
@@ -44,8 +45,8 @@ e2e: setup ## end-to-end tests only
 	pytest -m e2e $(PYTEST_ARGS)
 
 lint: ## ruff on the Python code, ansible-lint on roles and playbooks
-	ruff check glue tests inventory
-	ruff format --check glue tests inventory
+	ruff check glue tests inventory bench
+	ruff format --check glue tests inventory bench
 	ansible-lint
 
 lock: ## re-pin every Python package after changing pyproject.toml
@@ -54,3 +55,33 @@ lock: ## re-pin every Python package after changing pyproject.toml
 	{ echo '# Every Python package the venv holds, pinned. Regenerate with `make lock` after changing pyproject.toml.'; \
 	  .cache/lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock
 	rm -rf .cache/lock-venv
+
+.PHONY: rgw-up rgw-down bench-sync
+RGW_HTTP_PORT ?= 7480
+RGW_HTTPS_PORT ?= 7443
+
+rgw-up: setup ## start the lab's S3 store (Ceph RGW on 127.0.0.1); keys in .cache/rgw/
+	glue rgw up --http-port $(RGW_HTTP_PORT) --https-port $(RGW_HTTPS_PORT)
+
+rgw-down: ## stop the lab's S3 store (its data volume stays)
+	glue rgw down
+
+bench-sync: rgw-up ## glue sync vs aws s3 sync vs rclone on the lab's S3; writes docs/benchmarks.md
+	python bench/sync.py
+
+.PHONY: molecule
+# Roles with a Molecule scenario; MOLECULE_ROLES="docker nvidia" tests only those.
+MOLECULE_ROLES ?= $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
+
+molecule: setup ## molecule test of every role with a scenario (roles/*/molecule/default)
+	@failed=(); for role in $(MOLECULE_ROLES); do \
+	  echo "== molecule test: $$role"; start=$$SECONDS; \
+	  if (cd roles/$$role && SIMFLEET_MOLECULE_INSTANCE=simfleet-molecule-$$role-$$$$ molecule test); \
+	  then echo "== $$role: passed in $$((SECONDS - start)) s"; \
+	  else echo "== $$role: FAILED after $$((SECONDS - start)) s"; failed+=("$$role"); fi; \
+	done; \
+	if (($${#failed[@]})); then echo "molecule failed for: $${failed[*]}" >&2; exit 1; fi
+
+.PHONY: bench-dispatch-local
+bench-dispatch-local: setup ## glue run/worker vs docker run / plain processes via xargs -P2; writes docs/benchmarks.md
+	python bench/dispatch-local/run.py

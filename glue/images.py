@@ -80,6 +80,20 @@ SPECS: dict[str, ImageSpec] = {
         depends_on=(BASE_TAG,),
         buildargs=lambda: {"BASE_IMAGE": BASE_TAG, "VAGRANT_PUBKEY": vagrant_public_key()},
     ),
+    # A one-node Ceph with radosgw: the lab's S3 store and the integration tests' (glue.rgw).
+    "ceph": ImageSpec(
+        tag="simfleet/ceph:latest",
+        context=IMAGES_DIR / "ceph",
+        depends_on=(BASE_TAG,),
+        buildargs=lambda: {"BASE_IMAGE": BASE_TAG},
+    ),
+    # The job runtime (glue.jobs.docker_executor); SIMFLEET_EXECUTOR_BASE swaps in a conda base.
+    "executor": ImageSpec(
+        tag="simfleet/executor:latest",
+        context=IMAGES_DIR / "executor",
+        depends_on=(BASE_TAG,),
+        buildargs=lambda: {"BASE_IMAGE": os.environ.get("SIMFLEET_EXECUTOR_BASE", BASE_TAG)},
+    ),
 }
 
 

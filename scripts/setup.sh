@@ -14,6 +14,7 @@ APT_PACKAGES=(
   ca-certificates curl git make rsync openssh-client iptables
   docker.io vagrant debootstrap redis-server
   python3 python3-venv python3-dev gcc
+  rclone
 )
 
 say() { printf 'simfleet setup: %s\n' "$*"; }
@@ -98,7 +99,7 @@ start_docker() {
 
 # debootstrap and the Docker socket need root.
 build_images() {
-  as_root "$VENV/bin/glue" images build node
+  as_root "$VENV/bin/glue" images build node ceph executor
 }
 
 # Under sudo, give the files made in the checkout back to the user who owns it.

@@ -1,0 +1,54 @@
+"""`glue rgw up|down`: the command-line face of glue.rgw_lab (the lab's S3 store)."""
+
+from __future__ import annotations
+
+import argparse
+
+from glue import rgw_lab
+
+
+def run_up(args: argparse.Namespace) -> int:
+    endpoint = rgw_lab.up(http_port=args.http_port, https_port=args.https_port)
+    print(f"glue: lab S3 store up: {endpoint.endpoint_http} and {endpoint.endpoint_https}")
+    state = rgw_lab.STATE_DIR
+    print(f"glue: credentials in {state}/credentials.json (for a shell: . {state}/env)")
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    print(f"glue: lab S3 store {rgw_lab.down(purge=args.purge)}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    rgw = sub.add_parser(
+        "rgw",
+        help="start or stop the lab's S3 store (a one-node Ceph RADOS Gateway)",
+        description="The lab's S3 store: a Ceph RADOS Gateway container with its data in the "
+        f"Docker volume {rgw_lab.VOLUME}, answering on 127.0.0.1 only.",
+    )
+    actions = rgw.add_subparsers(dest="rgw_command", required=True, metavar="ACTION")
+    up = actions.add_parser(
+        "up",
+        help="start it (building the image if needed) and wait until it answers",
+        description="Start the gateway, wait until it answers, and write its endpoints, keys "
+        f"and CA to {rgw_lab.STATE_DIR}. Ports apply when the container is first created.",
+    )
+    up.add_argument(
+        "--http-port",
+        type=int,
+        default=rgw_lab.DEFAULT_HTTP_PORT,
+        help="host port on 127.0.0.1 for HTTP (default %(default)s)",
+    )
+    up.add_argument(
+        "--https-port",
+        type=int,
+        default=rgw_lab.DEFAULT_HTTPS_PORT,
+        help="host port on 127.0.0.1 for HTTPS (default %(default)s)",
+    )
+    up.set_defaults(func=run_up)
+    down = actions.add_parser(
+        "down", help="stop and remove the container; the data volume stays unless --purge"
+    )
+    down.add_argument("--purge", action="store_true", help="also delete the data volume")
+    down.set_defaults(func=run_down)

@@ -1,0 +1,1 @@
+"""Fixtures shared by several test folders; each folder's conftest imports what it uses."""
