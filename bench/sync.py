@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import random
 import resource
 import shutil
@@ -31,6 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.report import machine, write_section  # noqa: E402
 from glue import rgw_lab  # noqa: E402
 from glue.s3 import make_client  # noqa: E402
 
@@ -39,7 +39,6 @@ FILES = 1_000
 PREFIXES = 10
 ROUNDS = 3
 CHANGED = FILES // 10
-REPORT = REPO / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench/sync.py: begin -->", "<!-- bench/sync.py: end -->"
 BENCH_VENV = REPO / ".cache" / "bench-venv"
 AWSCLI_REQUIREMENT = REPO / "bench" / "requirements-awscli.txt"
@@ -211,28 +210,6 @@ def measure(lab: Lab, tools: Tools, work: Path) -> tuple[dict, dict, dict]:
     return times, cpus, correct
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown CPU",
-    )
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    release = dict(
-        line.split("=", 1)
-        for line in Path("/etc/os-release").read_text().splitlines()
-        if "=" in line
-    )
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.1f} GiB RAM; "
-        f"{release.get('PRETTY_NAME', '').strip(chr(34))}, Linux {platform.release()}; "
-        f"load average {os.getloadavg()[0]:.2f} when the run started"
-    )
-
-
 def ceph_version() -> str:
     out = subprocess.run(
         ["docker", "exec", rgw_lab.NAME, "radosgw", "--version"], capture_output=True, text=True
@@ -289,18 +266,6 @@ def render(times: dict, cpus: dict, correct: dict, versions: dict[str, str], whe
     return "\n".join(lines) + "\n"
 
 
-def write_report(section: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md, keeping everything else."""
-    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text)
-
-
 def main() -> None:
     if not shutil.which("rclone"):
         raise SystemExit("rclone is not installed: run 'make setup'")
@@ -314,7 +279,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         times, cpus, correct = measure(lab, tools, Path(tmp))
     section = render(times, cpus, correct, tools.versions(), where)
-    write_report(section)
+    write_section(BEGIN, END, section)
     print(section)
 
 

@@ -15,8 +15,6 @@ Run it with `make bench-dispatch-local`.
 from __future__ import annotations
 
 import os
-import platform
-import re
 import shutil
 import signal
 import socket
@@ -31,9 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bench import report  # noqa: E402
+from bench.report import machine  # noqa: E402
 from glue.images import Builder  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench/dispatch-local: begin -->", "<!-- bench/dispatch-local: end -->"
 REPEATS = 3
 SLOTS = 2
@@ -53,27 +52,7 @@ def timed(cmd: list[str] | str, env: dict[str, str], shell: bool = False) -> flo
     return time.perf_counter() - start
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown CPU",
-    )
-    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[1])
-    docker_version = subprocess.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True
-    ).stdout.strip()
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.1f} GiB RAM, Linux "
-        f"{platform.release()}, Docker Engine {docker_version}, Python "
-        f"{platform.python_version()}"
-    )
-
-
-def write_section(
+def render_section(
     rows: list[tuple[str, list[float], list[float]]], host: str, loads: tuple[float, float]
 ) -> str:
     lines = [
@@ -111,13 +90,7 @@ def write_section(
     ]
     lines.append(END)
     section = "\n".join(lines)
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    if START in text:
-        old = re.escape(START) + ".*?" + re.escape(END)
-        text = re.sub(old, lambda m: section, text, flags=re.S)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOCS.write_text(text)
+    report.write_section(START, END, section)
     return section
 
 
@@ -171,7 +144,7 @@ def main() -> int:
                 )
             label = "containers" if executor == "docker" else "processes"
             rows.append((f"{jobs:,} {label} of `true`", direct, ours))
-        print(write_section(rows, host, (load_start, os.getloadavg()[0])))
+        print(render_section(rows, host, (load_start, os.getloadavg()[0])))
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
