@@ -33,9 +33,6 @@ class Plan:
     steps: tuple[Step, ...]
     result: str
 
-    def task_of(self, step_id: str) -> str | None:
-        return next((s.task for s in self.steps if s.id == step_id), None)
-
 
 def compile_plan(tree: Node, prefix: str) -> Plan:
     """Steps in an order where every step comes after the steps it depends on."""

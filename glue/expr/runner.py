@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
 
 from glue.errors import GlueError
 from glue.expr import steps as step_functions
@@ -78,24 +78,11 @@ def _error_line(job: Job) -> str:
     return last.removeprefix("glue.expr.steps.TaskFailed: ")
 
 
-def wait(
-    conn: redis.Redis,
-    submitted: Submitted,
-    on_change: Callable[[dict[str, str]], None] | None = None,
-) -> Any:
+def wait(conn: redis.Redis, submitted: Submitted) -> Any:
     plan = submitted.plan
     ids = [step.id for step in plan.steps]
-    serializer = connection.queue(conn, "unused").serializer
-    last: dict[str, str] = {}
     while True:
-        jobs = Job.fetch_many(ids, connection=conn, serializer=serializer)
-        states = {
-            step_id: (job.get_status(refresh=False).value if job else "gone")
-            for step_id, job in zip(ids, jobs, strict=True)
-        }
-        if on_change and states != last:
-            on_change(states)
-        last = states
+        jobs = Job.fetch_many(ids, connection=conn, serializer=JSONSerializer)
         for step, job in zip(plan.steps, jobs, strict=True):
             if job is None or job.get_status(refresh=False) in FAILED_STATES:
                 _cancel_waiting(jobs)

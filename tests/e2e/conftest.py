@@ -23,6 +23,8 @@ class Lab:
     dotfile: Path
     env: dict[str, str]
     nodes: list[str]
+    # What `vagrant up` printed, the provisioner's PLAY RECAP included.
+    up_output: str = ""
 
     def run(self, *cmd: str, timeout: int = 1200) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

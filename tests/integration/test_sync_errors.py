@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,7 @@ import pytest
 
 from tests.integration.sync_support import aws_env, glue, new_bucket, seed, temp_files, tree
 from tests.support.faultproxy import Faults, fault_proxy
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.net import free_port
 
 
 @pytest.mark.parametrize(
@@ -45,7 +39,7 @@ def test_errors_are_one_line_and_exit_non_zero(
     elif case == "unknown key":
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "NOSUCHKEY")
     elif case == "unreachable":
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_port()}")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     elif case == "bad url":
         src = "s3://x/y"
     elif case == "two folders":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,13 +19,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.support.net import free_port
+
 START_TIMEOUT = 10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:

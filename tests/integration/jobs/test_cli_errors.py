@@ -8,7 +8,8 @@ import pytest
 
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.net import free_port
+from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture
