@@ -12,7 +12,7 @@ export SIMFLEET_VENV := $(VENV)
 SIMFLEET_NODES ?= 3
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lab lab-destroy lint unit integration e2e lock
+.PHONY: help setup demo demo-data test lab lab-destroy lint unit integration e2e lock
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,8 +20,19 @@ help: ## list the targets
 setup: ## install what is missing: Debian packages, the venv, dockerd, images
 	@bash scripts/setup.sh
 
-demo: setup lab ## the main job on the local lab (for now: the lab up and provisioned)
-	ansible all -m ansible.builtin.ping
+DEMO_BUCKET ?= simfleet-demo
+DEMO_RUN_ID ?= demo
+DEMO_REDUCE ?= ["count", "sum:value"]
+
+demo: setup ## the main job: sample scenarios in the lab's S3, a 3-node lab, run.yml across it
+	$(MAKE) --no-print-directory demo-data lab
+	ansible-playbook run.yml -e run_id=$(DEMO_RUN_ID) -e run_scenarios=s3://$(DEMO_BUCKET)/scenarios \
+	  -e '{"run_reduce": $(DEMO_REDUCE)}'
+
+demo-data: rgw-up ## put the sample scenarios (examples/scenarios) into the lab's S3 store
+	glue rgw bucket $(DEMO_BUCKET)
+	set -a; . .cache/rgw/env; set +a; \
+	  glue sync examples/scenarios s3://$(DEMO_BUCKET)/scenarios --delete
 
 lab: setup ## bring the Vagrant lab up (SIMFLEET_NODES nodes) and provision it with site.yml
 	SIMFLEET_NODES=$(SIMFLEET_NODES) vagrant up --no-provision
@@ -45,13 +56,13 @@ e2e: setup ## end-to-end tests only
 	pytest -m e2e $(PYTEST_ARGS)
 
 lint: ## ruff on the Python code, ansible-lint on roles and playbooks
-	ruff check glue tests inventory bench
-	ruff format --check glue tests inventory bench
+	ruff check glue tests inventory bench examples roles
+	ruff format --check glue tests inventory bench examples roles
 	ansible-lint
 
 lock: ## re-pin every Python package after changing pyproject.toml
 	python3 -m venv .cache/lock-venv
-	.cache/lock-venv/bin/pip install -q -e '.[dev]'
+	.cache/lock-venv/bin/pip install -q -e '.[dev,report]'
 	{ echo '# Every Python package the venv holds, pinned. Regenerate with `make lock` after changing pyproject.toml.'; \
 	  .cache/lock-venv/bin/pip freeze --exclude-editable; } > requirements.lock
 	rm -rf .cache/lock-venv
@@ -85,3 +96,9 @@ molecule: setup ## molecule test of every role with a scenario (roles/*/molecule
 .PHONY: bench-dispatch-local
 bench-dispatch-local: setup ## glue run/worker vs docker run / plain processes via xargs -P2; writes docs/benchmarks.md
 	python bench/dispatch-local/run.py
+
+.PHONY: bench-dispatch-fleet
+# BENCH_FLEET_ARGS="--repeats 3" for medians of alternating runs, "--quick" for a short check.
+BENCH_FLEET_ARGS ?=
+bench-dispatch-fleet: rgw-up lab ## 120 sleep jobs on the lab: glue vs lower bound vs GNU parallel over ssh; writes docs/benchmarks.md
+	python bench/dispatch-fleet/run.py $(BENCH_FLEET_ARGS)

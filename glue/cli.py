@@ -21,7 +21,9 @@ COMMANDS = {
     "run": "glue.run_cli",
     "worker": "glue.worker_cli",
     "status": "glue.status_cli",
+    "wait": "glue.wait_cli",
     "result": "glue.result_cli",
+    "report": "glue.report_cli",
     "expr": "glue.expr_cli",
 }
 

@@ -90,6 +90,21 @@ def _host_port(container: Container, port: int) -> int:
     return int(bindings[0]["HostPort"])
 
 
+def container_endpoint(name: str, *, docker_client: docker.DockerClient | None = None) -> str:
+    """The gateway's HTTP endpoint as other containers (the lab's nodes) reach it.
+
+    Its published ports listen on the host's loopback, which a container cannot reach; its
+    address on Docker's network can be reached from the host and every container on it."""
+    container = find(name, docker_client=docker_client)
+    if container is None or container.status != "running":
+        raise RgwError(f"the gateway container {name} is not running: run 'make rgw-up'")
+    networks = container.attrs["NetworkSettings"]["Networks"] or {}
+    address = next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), "")
+    if not address:
+        raise RgwError(f"the gateway container {name} has no network address")
+    return f"http://{address}:{HTTP_PORT}"
+
+
 def _log_tail(container: Container, lines: int = 15) -> str:
     return container.logs(tail=lines).decode(errors="replace").strip()
 

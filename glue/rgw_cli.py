@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import asdict
 
-from glue import rgw_lab
+from glue import rgw, rgw_lab
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -12,6 +14,22 @@ def run_up(args: argparse.Namespace) -> int:
     print(f"glue: lab S3 store up: {endpoint.endpoint_http} and {endpoint.endpoint_https}")
     state = rgw_lab.STATE_DIR
     print(f"glue: credentials in {state}/credentials.json (for a shell: . {state}/env)")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    endpoint = rgw_lab.load()
+    record = {
+        **{k: str(v) for k, v in asdict(endpoint).items()},
+        "endpoint_fleet": rgw.container_endpoint(endpoint.name),
+    }
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+def run_bucket(args: argparse.Namespace) -> int:
+    made = rgw_lab.ensure_bucket(args.name)
+    print(f"glue: bucket {args.name} {'created' if made else 'is there already'}")
     return 0
 
 
@@ -47,6 +65,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="host port on 127.0.0.1 for HTTPS (default %(default)s)",
     )
     up.set_defaults(func=run_up)
+    show = actions.add_parser(
+        "show",
+        help="print its endpoints and keys as JSON (secrets included: keep the output private)",
+        description="Print what `up` recorded (endpoints on 127.0.0.1, CA path, keys, region) "
+        "plus endpoint_fleet: the HTTP endpoint other containers, such as the lab's nodes, "
+        "reach it at. Fails when the gateway is not running.",
+    )
+    show.set_defaults(func=run_show)
+    bucket = actions.add_parser(
+        "bucket", help="create a bucket in it unless it exists (for seeding scenarios)"
+    )
+    bucket.add_argument("name", metavar="NAME", help="the bucket's name")
+    bucket.set_defaults(func=run_bucket)
     down = actions.add_parser(
         "down", help="stop and remove the container; the data volume stays unless --purge"
     )

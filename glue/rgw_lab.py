@@ -13,12 +13,14 @@ import os
 import secrets
 from pathlib import Path
 
+import botocore.exceptions
 import docker
 import docker.errors
 
 from glue import rgw
 from glue.images import REPO_ROOT
 from glue.rgw import RgwEndpoint, RgwError
+from glue.s3 import make_client
 
 NAME = "simfleet-rgw"
 VOLUME = "simfleet-rgw-data"
@@ -84,6 +86,20 @@ def load(state_dir: Path = STATE_DIR) -> RgwEndpoint:
         raise RgwError(f"no lab S3 store recorded in {state_dir}: run 'make rgw-up' first")
     data = json.loads(creds.read_text())
     return RgwEndpoint(name=NAME, **{**data, "ca_path": Path(data["ca_path"])})
+
+
+def ensure_bucket(name: str, state_dir: Path = STATE_DIR) -> bool:
+    """Create bucket `name` in the lab gateway unless it is there; True when it was created."""
+    client = make_client(load(state_dir).settings())
+    # RGW answers a repeated CreateBucket with success, so ask first.
+    with contextlib.suppress(botocore.exceptions.ClientError):
+        client.head_bucket(Bucket=name)
+        return False
+    try:
+        client.create_bucket(Bucket=name)
+    except botocore.exceptions.ClientError as exc:
+        raise RgwError(f"cannot create bucket {name!r}: {exc}") from None
+    return True
 
 
 def down(purge: bool = False) -> str:

@@ -17,7 +17,6 @@ def run(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     run_id = naming.check_run_id(args.run_id)
     reducers.parse_all(settings.reduce)
-    conn = connection.connect(settings.redis_url)
     source = open_location(args.source, settings.s3_endpoint_url)
     results = settings.results or results_beside(args.source)
     listing = source.scenarios(settings.pattern, exclude=results)
@@ -26,6 +25,15 @@ def run(args: argparse.Namespace) -> int:
     if not listing.keys:
         raise GlueError(f"no scenarios matching {settings.pattern!r} under {source.url}")
     results = open_location(results, settings.s3_endpoint_url).url
+    if args.dry_run:
+        print("\n".join(listing.keys))
+        print(
+            f"glue: run {run_id}: {len(listing.keys)} scenarios under {source.url}; "
+            "dry run, nothing queued",
+            file=sys.stderr,
+        )
+        return 0
+    conn = connection.connect(settings.redis_url)
     spec = submit.run_spec(settings, run_id, source.url, results)
     done = submit.submit(conn, settings, spec, listing.keys)
     print(
@@ -110,6 +118,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the workers' venv_root",
     )
     p.add_argument("--s3-endpoint-url", metavar="URL", help="S3 endpoint (Ceph RGW)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the scenarios the run would have (one per line) and queue nothing; "
+        "needs no Redis",
+    )
     p.add_argument(
         "--wait",
         action="store_true",

@@ -15,6 +15,7 @@ APT_PACKAGES=(
   docker.io vagrant debootstrap redis-server
   python3 python3-venv python3-dev gcc
   rclone
+  skopeo parallel
 )
 
 say() { printf 'simfleet setup: %s\n' "$*"; }
@@ -72,7 +73,7 @@ install_venv() {
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    -c "$ROOT/requirements.lock" -e "$ROOT[dev]"
+    -c "$ROOT/requirements.lock" -e "$ROOT[dev,report]"
   echo "$want" >"$stamp"
 }
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple, Protocol
 
+import botocore.exceptions
+
 from glue.errors import GlueError
 from glue.s3 import S3Settings, explain, is_s3_url, make_client, parse_s3_url
 from glue.sync import list_remote
@@ -40,6 +42,10 @@ class Location(Protocol):
     def upload_dir(self, src: Path, rel: str) -> None: ...
 
     def write_bytes(self, rel: str, data: bytes) -> None: ...
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        """The file's bytes, or None when there is no such file (a summary not written yet)."""
+        ...
 
 
 def _checked(rel: str, url: str) -> str:
@@ -91,6 +97,14 @@ class LocalFolder:
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(target) as out:
             out.write(data)
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        try:
+            return self._path(rel).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise GlueError(f"cannot read {rel} from {self.url}: {exc.strerror}") from None
 
     def upload_dir(self, src: Path, rel: str) -> None:
         for path, sub in _files(src):
@@ -147,6 +161,20 @@ class S3Prefix:
             self.client.put_object(Bucket=self._parsed.bucket, Key=self._key(rel), Body=data)
         except GlueError:
             raise
+        except Exception as exc:
+            raise explain(exc, self.client, self._parsed.bucket) from None
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        try:
+            response = self.client.get_object(Bucket=self._parsed.bucket, Key=self._key(rel))
+            return response["Body"].read()
+        except GlueError:
+            raise
+        except botocore.exceptions.ClientError as exc:
+            # A missing key, not a missing bucket: explain() would call a bare 404 the latter.
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise explain(exc, self.client, self._parsed.bucket) from None
         except Exception as exc:
             raise explain(exc, self.client, self._parsed.bucket) from None
 

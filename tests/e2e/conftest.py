@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from glue.images import Builder
+from tests.support.rgw import rgw, rgw_s3  # noqa: F401
 
 E2E_NODES = int(os.environ.get("SIMFLEET_E2E_NODES", "3"))
 
@@ -33,6 +34,10 @@ class Lab:
 
     def container_ids(self) -> list[str]:
         return [p.read_text().strip() for p in self.dotfile.glob("machines/*/docker/id")]
+
+    def container(self, node: str) -> str:
+        """The Docker container id of a node."""
+        return (self.dotfile / "machines" / node / "docker" / "id").read_text().strip()
 
 
 @pytest.fixture(scope="session")
