@@ -9,6 +9,7 @@ through a temporary file and a rename, so a reader never sees half a file.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -111,6 +112,21 @@ class LocalFolder:
             self.write_bytes(f"{rel}/{sub}", path.read_bytes())
 
 
+def shared_client(endpoint_url: str | None):
+    """This process's client for `endpoint_url` and the AWS settings now in the environment.
+
+    Making a client costs 70-120 ms of CPU (botocore loads and parses the S3 model), more than
+    a small job spends fetching its scenario and uploading its results; a worker makes one
+    before it forks its work horses (warm_client), so each job starts with it made."""
+    aws_env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    return _client_for(endpoint_url, aws_env)
+
+
+@functools.cache
+def _client_for(endpoint_url: str | None, aws_env: tuple[tuple[str, str], ...]):
+    return make_client(S3Settings(endpoint_url=endpoint_url))
+
+
 class S3Prefix:
     """A prefix in an S3 bucket (Ceph RGW in the lab); the client is made on first use."""
 
@@ -123,7 +139,7 @@ class S3Prefix:
     @property
     def client(self):
         if self._client is None:
-            self._client = make_client(S3Settings(endpoint_url=self._endpoint_url))
+            self._client = shared_client(self._endpoint_url)
         return self._client
 
     def _key(self, rel: str) -> str:

@@ -40,7 +40,7 @@ from rq.worker import Worker
 from rq.worker_pool import WorkerData, WorkerPool
 
 from glue.config import Settings
-from glue.jobs import connection, docker_executor, executor, slot, task
+from glue.jobs import connection, docker_executor, executor, locations, slot, task
 from glue.jobs.submit import KEEP_SECONDS
 
 log = logging.getLogger("glue.worker")
@@ -164,6 +164,10 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent()  # a pool killed outright takes its workers along (they requeue jobs)
     slot.set_current(slot.Slot(socket.gethostname(), number, name, settings))
+    if settings.s3_endpoint_url:
+        # Made before the first fork, so every work horse inherits it (no connection is open
+        # yet, so none is shared).
+        locations.shared_client(settings.s3_endpoint_url)
     conn = connection.connect(settings.redis_url, patient=True)
     worker = GlueWorker(
         [connection.queue(conn, settings.queue)],
