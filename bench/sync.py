@@ -13,7 +13,6 @@ section of docs/benchmarks.md and leaves other sections alone.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import resource
@@ -79,8 +78,7 @@ class Lab:
 
     def reset(self) -> None:
         """An empty bucket with the 1,000 objects, version 0."""
-        with contextlib.suppress(self.client.exceptions.BucketAlreadyOwnedByYou):
-            self.client.create_bucket(Bucket=BUCKET)
+        rgw_lab.ensure_bucket(BUCKET)
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=BUCKET):
             for obj in page.get("Contents", ()):
