@@ -10,23 +10,23 @@ size equals the client's connection pool.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import mimetypes
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import botocore.exceptions
-import urllib3.exceptions
 
 from glue import etag as etags
 from glue.errors import GlueError
+from glue.retries import TransientError, is_transient, with_retries
 from glue.s3 import (
     S3Client,
     S3Settings,
@@ -38,30 +38,17 @@ from glue.s3 import (
     parse_s3_url,
     tls_verify,
 )
-from glue.s3_reader import ObjectReader
+from glue.s3_download import Downloader, Response
 from glue.sync_keys import Filters, is_dir_marker, refusal
-from glue.sync_local import Entry, LocalFile, State, atomic_write, folder_lock, scan
+from glue.sync_local import AtomicFile, Entry, LocalFile, State, folder_lock, scan
 
 DEFAULT_CONCURRENCY = 16
-# Tries per object. Downloads bypass botocore's retries (glue.s3_reader), so this is
-# their only retry budget; for other requests it comes on top of botocore's own.
-ATTEMPTS = 8
+# select(), which libcurl's multi interface is driven with here, handles fds below 1024.
+MAX_CONCURRENCY = 256
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
-CHUNK = 1024 * 1024
-RETRYABLE_CODES = {
-    "SlowDown",
-    "Throttling",
-    "RequestTimeout",
-    "InternalError",
-    "ServiceUnavailable",
-}
 
-T = TypeVar("T")
-
-
-class TransientError(Exception):
-    """A transfer that went wrong in a way worth trying again (a short or corrupt body)."""
+Outcome = tuple[str, "tuple[Entry | None, int] | None", "BaseException | None"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,43 +97,6 @@ class Remote:
     size: int
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Failures another attempt may cure: throttling, 5xx, dropped or short transfers."""
-    if isinstance(exc, botocore.exceptions.ClientError):
-        meta = exc.response.get("ResponseMetadata", {})
-        if meta.get("RetryAttempts"):
-            return False  # botocore already spent this request's retries on it
-        status = meta.get("HTTPStatusCode") or 0
-        code = exc.response.get("Error", {}).get("Code")
-        return status >= 500 or status == 429 or code in RETRYABLE_CODES
-    return isinstance(
-        exc,
-        TransientError
-        | botocore.exceptions.ConnectionError
-        | botocore.exceptions.HTTPClientError
-        | botocore.exceptions.IncompleteReadError
-        | botocore.exceptions.ResponseStreamingError
-        | urllib3.exceptions.HTTPError
-        | ConnectionError,
-    )
-
-
-def with_retries(
-    fn: Callable[[], T],
-    attempts: int = ATTEMPTS,
-    retry: Callable[[BaseException], bool] = is_transient,
-) -> T:
-    """Run fn, retrying failures `retry` accepts, with exponential backoff and full jitter."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except Exception as exc:
-            if attempt == attempts - 1 or not retry(exc):
-                raise
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-    raise AssertionError("unreachable")
-
-
 def list_remote(client: S3Client, url: S3Url) -> Iterator[Remote]:
     """Every object under the URL's folder, page by page, each page retried on its own.
 
@@ -193,6 +143,33 @@ def folder_clashes(rels: set[str]) -> set[str]:
     return rels & folders
 
 
+class ObjectFile:
+    """One attempt at downloading an object: the bytes go to a temp file and an MD5, and
+    finish() checks length and (single-part) MD5 before the file takes its final name."""
+
+    def __init__(self, path: Path) -> None:
+        self.atomic = AtomicFile(path)
+        self.md5 = hashlib.md5()
+        self.received = 0
+
+    def write(self, data: bytes) -> None:
+        self.atomic.file.write(data)
+        self.md5.update(data)
+        self.received += len(data)
+
+    def finish(self, response: Response) -> tuple[Entry, int]:
+        etag = etags.normalize(response.etag)
+        if response.size >= 0 and self.received != response.size:
+            raise TransientError(f"got {self.received} of {response.size} bytes")
+        if not etags.is_multipart(etag) and self.md5.hexdigest() != etag:
+            raise TransientError("content does not match its ETag")
+        st = self.atomic.commit(response.last_modified)
+        return Entry(etag, st.st_size, st.st_mtime_ns), self.received
+
+    def discard(self) -> None:
+        self.atomic.discard()
+
+
 class Syncer:
     """One run of `glue sync`: plan, then transfer and delete on a shared client."""
 
@@ -201,14 +178,14 @@ class Syncer:
         url: S3Url,
         root: Path,
         client: S3Client,
-        reader: ObjectReader,
+        downloader: Downloader,
         options: Options,
         events: Events,
     ) -> None:
         self.url = url
         self.root = root
         self.client = client
-        self.reader = reader
+        self.downloader = downloader
         self.options = options
         self.events = events
         self.summary = Summary()
@@ -223,28 +200,13 @@ class Syncer:
 
     # -- downloads -----------------------------------------------------------------------
 
-    def fetch(self, rel: str) -> tuple[Entry, int]:
-        """Download one object through a temp file; verify its length and (single-part) MD5."""
+    def open_download(self, rel: str) -> ObjectFile:
+        """Where the download of `rel` goes; its folder is made on first use."""
         path = self.root / rel
         if path.parent not in self.made_dirs:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.made_dirs.add(path.parent)
-        obj = self.reader.open(self.url.bucket, self.url.folder + rel)
-        etag = etags.normalize(obj.etag)
-        md5 = None if etags.is_multipart(etag) else hashlib.md5()
-        received = 0
-        with atomic_write(path, mtime=obj.last_modified.timestamp()) as f:
-            for chunk in obj.chunks(CHUNK):
-                f.write(chunk)
-                received += len(chunk)
-                if md5:
-                    md5.update(chunk)
-            if obj.size >= 0 and received != obj.size:
-                raise TransientError(f"got {received} of {obj.size} bytes")
-            if md5 and md5.hexdigest() != etag:
-                raise TransientError("content does not match its ETag")
-        st = path.stat()
-        return Entry(etag, st.st_size, st.st_mtime_ns), received
+        return ObjectFile(path)
 
     def plan_download(
         self, remote: list[Remote], local: dict[str, LocalFile], old: dict[str, Entry]
@@ -392,15 +354,11 @@ class Syncer:
 
     # -- running -------------------------------------------------------------------------
 
-    def run_all(
-        self,
-        work: Callable[[str], tuple[Entry | None, int]],
-        rels: list[str],
-        name: Callable[[str], str],
-        deleting: bool,
-    ) -> None:
-        """Run `work` on every item in `concurrency` threads and record each outcome here, in
-        the calling thread, so the summary, the state and the output need no locks.
+    def in_threads(
+        self, work: Callable[[str], tuple[Entry | None, int]], rels: list[str]
+    ) -> Iterator[Outcome]:
+        """Run `work` on every item in `concurrency` threads, each item retried on its own;
+        yield the outcomes as they come.
 
         Workers take the next item themselves and hand results back through a queue: a lock
         and a queue put per item. (A Future per item, waited on from this thread, cost a third
@@ -427,8 +385,20 @@ class Syncer:
         for thread in threads:
             thread.start()
         try:
-            for done in range(1, len(rels) + 1):
-                rel, result, exc = results.get()
+            for _ in rels:
+                yield results.get()
+        finally:
+            stop.set()  # on Ctrl-C: workers finish the object in hand and take no more
+            for thread in threads:
+                thread.join()
+
+    def record(
+        self, outcomes: Iterator[Outcome], total: int, name: Callable[[str], str], deleting: bool
+    ) -> None:
+        """Count and report each outcome and keep the state, all in this thread, so the
+        summary, the state and the output need no locks."""
+        with contextlib.closing(outcomes):
+            for done, (rel, result, exc) in enumerate(outcomes, 1):
                 if exc is not None:
                     self.state.entries.pop(rel, None)
                     self.summary.failed += 1
@@ -442,11 +412,7 @@ class Syncer:
                     self.summary.transferred += 1
                     self.summary.bytes += nbytes
                     self.state.entries[rel] = entry
-                self.events.progress(done, len(rels), self.summary.bytes)
-        finally:
-            stop.set()  # on Ctrl-C: workers finish the object in hand and take no more
-            for thread in threads:
-                thread.join()
+                self.events.progress(done, total, self.summary.bytes)
 
     def run(self, download: bool) -> Summary:
         started = time.monotonic()
@@ -481,9 +447,13 @@ class Syncer:
         try:
             # Deletes go first: they free names a download may need (file "a", folder "a/").
             remove = self.delete_local if download else self.delete_remote
-            self.run_all(remove, delete, dst_name, deleting=True)
-            copy = self.fetch if download else self.put
-            self.run_all(copy, transfer, src_name, deleting=False)
+            self.record(self.in_threads(remove, delete), len(delete), dst_name, deleting=True)
+            if download:
+                keys = ((rel, self.url.folder + rel) for rel in transfer)
+                copies = self.downloader.run(keys, self.open_download)
+            else:
+                copies = self.in_threads(self.put, transfer)
+            self.record(copies, len(transfer), src_name, deleting=False)
         finally:
             if self.state.entries != known:  # a no-op sync writes nothing
                 self.state.save()
@@ -502,8 +472,10 @@ def sync(
             f"one of SRC and DST must be an s3://bucket/prefix URL and the other a local folder "
             f"(got {src!r} and {dst!r})"
         )
-    if options.concurrency < 1:
-        raise GlueError(f"--concurrency must be at least 1, not {options.concurrency}")
+    if not 1 <= options.concurrency <= MAX_CONCURRENCY:
+        raise GlueError(
+            f"--concurrency must be from 1 to {MAX_CONCURRENCY}, not {options.concurrency}"
+        )
     download = is_s3_url(src)
     url = parse_s3_url(src if download else dst)
     root = Path(dst if download else src)
@@ -517,5 +489,12 @@ def sync(
     )
     session = make_session(settings)
     client = make_client(settings, session, transfer_methods=False)
-    reader = ObjectReader(client, tls_verify(settings, session), settings.read_timeout)
-    return Syncer(url, root, client, reader, options, events).run(download)
+    downloader = Downloader(
+        client,
+        url.bucket,
+        tls_verify(settings, session),
+        options.concurrency,
+        settings.connect_timeout,
+        settings.read_timeout,
+    )
+    return Syncer(url, root, client, downloader, options, events).run(download)

@@ -7,8 +7,9 @@ import sys
 import time
 from typing import TextIO
 
+from glue.retries import ATTEMPTS
 from glue.s3 import S3Settings
-from glue.sync import DEFAULT_CONCURRENCY, Options, sync
+from glue.sync import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Options, sync
 from glue.sync_keys import Filters
 
 DESCRIPTION = """\
@@ -45,7 +46,8 @@ S3 settings:
   AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL,
   AWS_CA_BUNDLE, ~/.aws/config and ~/.aws/credentials; the options below override them.
   Requests that fail with 5xx, throttling (SlowDown) or connection errors are retried with
-  backoff (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS), and a whole object again up to 5 times.
+  backoff (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS for listings, uploads and deletes), and each
+  object is tried up to {attempts} times in all.
 
 exit status:
   0 when everything is in sync; 1 when any object was refused or failed, or on an error such
@@ -125,7 +127,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sync",
         help="sync an S3 prefix and a local folder, either way round",
         description=DESCRIPTION,
-        epilog=EPILOG,
+        epilog=EPILOG.format(attempts=ATTEMPTS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("src", metavar="SRC", help="s3://bucket/prefix or a local folder")
@@ -151,7 +153,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=DEFAULT_CONCURRENCY,
         metavar="N",
-        help="transfers at once, and connections in the shared pool (default %(default)s)",
+        help=f"transfers at once, each on its own kept-alive connection, 1 to {MAX_CONCURRENCY} "
+        "(default %(default)s)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     s3 = p.add_argument_group("S3 connection (defaults: the standard AWS settings)")

@@ -88,24 +88,43 @@ def scan(root: Path, remove_temps: bool) -> Scan:
     return result
 
 
+class AtomicFile:
+    """A file written under a temporary name in its final folder and renamed into place by
+    commit(). Killing the process at any point leaves either the old file or the new one under
+    the final name, never a partial one; the temp file left behind is removed by the next
+    scan()."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.tmp = temp_path(final)
+        self.file: BinaryIO = self.tmp.open("xb")
+
+    def commit(self, mtime: float | None = None) -> os.stat_result:
+        """Finish the file, give it `mtime`, move it into place; returns its stat."""
+        self.file.flush()
+        fd = self.file.fileno()
+        if mtime is not None:
+            os.utime(fd, (mtime, mtime))
+        st = os.fstat(fd)
+        self.file.close()
+        os.replace(self.tmp, self.final)
+        return st
+
+    def discard(self) -> None:
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_write(final: Path, mtime: float | None = None) -> Iterator[BinaryIO]:
-    """Write `final` through a temp file in the same folder, renamed into place on success.
-
-    Killing the process at any point leaves either the old file or the new one under the final
-    name, never a partial one; the temp file left behind is removed by the next scan().
-    """
-    tmp = temp_path(final)
-    f = tmp.open("xb")
+    """Write `final` through an AtomicFile: renamed into place when the block ends, discarded
+    when it raises."""
+    atomic = AtomicFile(final)
     try:
-        yield f
-        f.close()
-        if mtime is not None:
-            os.utime(tmp, (mtime, mtime))
-        os.replace(tmp, final)
+        yield atomic.file
+        atomic.commit(mtime)
     except BaseException:
-        f.close()
-        tmp.unlink(missing_ok=True)
+        atomic.discard()
         raise
 
 

@@ -14,7 +14,7 @@ import pytest
 from glue.cli import main
 from glue.rgw import RgwEndpoint
 from glue.s3 import S3Client
-from glue.sync_local import LOCK_NAME, STATE_NAME
+from glue.sync_local import is_reserved
 
 
 @dataclass
@@ -73,11 +73,12 @@ def bucket_contents(s3: S3Client, bucket: str, prefix: str = "") -> dict[str, by
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """Every regular file under root except glue's own state and lock files."""
+    """Every regular file under root except glue's own: its state and lock files, and the
+    temporary files of downloads in progress (temp_files() finds those)."""
     return {
         p.relative_to(root).as_posix(): p.read_bytes()
         for p in root.rglob("*")
-        if p.is_file() and p.name not in (STATE_NAME, LOCK_NAME)
+        if p.is_file() and not is_reserved(p.name)
     }
 
 

@@ -53,8 +53,9 @@ def test_errors_are_one_line_and_exit_non_zero(
     assert run.out == ""
 
 
-def test_a_killed_sync_leaves_no_partial_file_and_the_next_one_finishes(
-    rgw, rgw_s3, tmp_path, monkeypatch
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+def test_a_stopped_sync_leaves_no_partial_file_and_the_next_one_finishes(
+    how, rgw, rgw_s3, tmp_path, monkeypatch
 ) -> None:
     aws_env(monkeypatch, rgw)
     bucket = new_bucket(rgw_s3)
@@ -63,30 +64,41 @@ def test_a_killed_sync_leaves_no_partial_file_and_the_next_one_finishes(
     expected = {k.removeprefix("k/"): v for k, v in objects.items()}
     dst = tmp_path / "dst"
 
-    # A slow proxy stretches the sync to several seconds, so the kill lands in the middle.
+    # A slow proxy stretches the sync to several seconds, so the signal lands in the middle.
     with fault_proxy(rgw.endpoint_http, Faults(delay=0.05)) as proxy:
         argv = ["sync", "--concurrency", "4", "--endpoint-url", proxy.url, f"s3://{bucket}/k"]
         proc = subprocess.Popen(
             [sys.executable, "-m", "glue.cli", *argv, str(dst)],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + 60
         # Count final names only: reading the folder's files would race with the sync's
         # temporary files being renamed away.
         while time.monotonic() < deadline and len(list(dst.glob("*.bin"))) < 20:
             time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(how)
+        _, err = proc.communicate(timeout=60)
 
-    assert proc.returncode == -signal.SIGKILL
     partial = tree(dst)
     assert 20 <= len(partial) < len(expected)
     for rel, data in partial.items():
         assert data == expected[rel], f"{rel} is incomplete"
+    if how == signal.SIGINT:
+        # Ctrl-C: the transfers in flight are dropped with their temp files, and what was
+        # done is kept in the state file.
+        assert proc.returncode == 130
+        assert err == "glue: interrupted\n"
+        assert temp_files(dst) == []
+    else:
+        assert proc.returncode == -signal.SIGKILL
 
     run = glue("sync", f"s3://{bucket}/k", str(dst))
 
     assert run.code == 0, run.err
+    assert run.summary.startswith(
+        f"glue sync: {len(expected) - len(partial)} transferred, {len(partial)} unchanged,"
+    )
     assert tree(dst) == expected
     assert temp_files(dst) == []

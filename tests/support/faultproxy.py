@@ -4,13 +4,15 @@ It exists because a real RGW cannot be made to answer 503 or drop a connection o
 Each request is forwarded unchanged (the Host header too, so SigV4 signatures stay valid);
 with the configured probabilities the proxy instead answers 503 SlowDown, closes the
 connection without answering, or sends half of the body and closes. It also records every
-request line, so a test can count what a client really sent.
+request line and the client port it came from, so a test can count what a client really sent
+and over how many connections.
 """
 
 from __future__ import annotations
 
 import http.client
 import random
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -47,17 +49,24 @@ class FaultProxy(ThreadingHTTPServer):
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
+        self.ports: list[int] = []  # the client's port, per request
         self.injected = 0
+
+    def handle_error(self, request, client_address) -> None:
+        # A client that hangs up mid-answer (a test stopping a sync) is not the proxy's error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def pick(self, method: str, path: str) -> str:
+    def pick(self, method: str, path: str, port: int) -> str:
         """Record the request and decide its fate: "ok", "503", "drop" or "cut"."""
         f = self.faults
         with self.lock:
             self.requests.append((method, path))
+            self.ports.append(port)
             r = self.rng.random()
             fate = "ok"
             if r < f.error_503:
@@ -81,7 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        fate = self.server.pick(self.command, self.path)
+        fate = self.server.pick(self.command, self.path, self.client_address[1])
         if self.server.faults.delay:
             time.sleep(self.server.faults.delay)
         if fate == "503":

@@ -10,6 +10,7 @@ import pytest
 from glue.errors import GlueError
 from glue.sync_local import (
     STATE_NAME,
+    AtomicFile,
     Entry,
     LocalFile,
     State,
@@ -37,6 +38,21 @@ def test_atomic_write_replaces_and_sets_mtime(tmp_path) -> None:
     assert target.read_bytes() == b"new"
     assert target.stat().st_mtime == 1_000_000_000
     assert os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_atomic_file_commit_reports_the_final_stat_and_discard_leaves_nothing(tmp_path) -> None:
+    kept = AtomicFile(tmp_path / "kept")
+    kept.file.write(b"abc")
+    st = kept.commit(mtime=1_500_000_000)
+    final = (tmp_path / "kept").stat()
+    assert (st.st_size, st.st_mtime_ns, st.st_ino) == (3, final.st_mtime_ns, final.st_ino)
+    assert final.st_mtime == 1_500_000_000
+
+    dropped = AtomicFile(tmp_path / "dropped")
+    dropped.file.write(b"partial")
+    dropped.discard()
+    dropped.discard()  # twice is harmless: a failed finish() may be followed by discard()
+    assert os.listdir(tmp_path) == ["kept"]
 
 
 def test_scan_lists_files_and_removes_leftover_temp_files(tmp_path) -> None:
