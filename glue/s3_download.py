@@ -49,8 +49,8 @@ Outcome = tuple[str, R | None, BaseException | None]
 
 
 class DownloadError(Exception):
-    """A transfer that failed in a way another attempt would not cure (a TLS problem, a
-    local write error)."""
+    """A transfer that failed in a way another attempt would not cure: the endpoint's TLS
+    certificate was refused."""
 
 
 @dataclass(frozen=True)
@@ -273,9 +273,11 @@ class _Transfers(Generic[R]):
                 handle.setopt(pycurl.HEADERFUNCTION, attempt.header)
                 handle.setopt(pycurl.WRITEFUNCTION, attempt.write)
                 self.multi.add_handle(handle)
-            except Exception as exc:
+            except BaseException as exc:
                 attempt.sink.discard()
                 self.idle.append(handle)
+                if not isinstance(exc, Exception):
+                    raise
                 failed.append((name, None, exc))
                 continue
             self.active[handle] = attempt
@@ -296,8 +298,10 @@ class _Transfers(Generic[R]):
                 attempt = self.active.pop(handle)
                 try:
                     ended.append((attempt.name, attempt.outcome(handle, errno, message), None))
-                except Exception as exc:
+                except BaseException as exc:
                     attempt.sink.discard()
+                    if not isinstance(exc, Exception):
+                        raise  # Ctrl-C, caught in a callback
                     if attempt.number + 1 < ATTEMPTS and is_transient(exc):
                         due = time.monotonic() + backoff(attempt.number)
                         self.seq += 1

@@ -8,9 +8,10 @@ import hashlib
 import time
 
 import botocore.exceptions
+import botocore.httpsession
 
 from glue.s3 import make_client
-from glue.s3_download import Downloader, Response
+from glue.s3_download import Downloader, DownloadError, Response
 from tests.integration.sync_support import new_bucket, seed
 from tests.support.faultproxy import Faults, fault_proxy
 
@@ -140,3 +141,21 @@ def test_stopping_early_discards_every_transfer_in_flight(rgw, rgw_s3) -> None:
     assert log == [("open", n) for n in sorted(in_flight)] + [
         ("discard", n) for n in sorted(in_flight)
     ]
+
+
+def test_a_refused_certificate_fails_at_once_with_the_reason(rgw, rgw_s3) -> None:
+    bucket = new_bucket(rgw_s3)
+    seed(rgw_s3, bucket, {"k": b"data"})
+    log: list[tuple[str, str]] = []
+    client = make_client(rgw.settings(https=True), transfer_methods=False)
+    # Verified against the public CAs botocore ships, which did not sign the lab's certificate.
+    public_cas = botocore.httpsession.get_cert_path(True)
+
+    [(name, result, exc)] = Downloader(client, bucket, public_cas, 2).run(
+        [("k", "k")], lambda name: MemorySink(name, log)
+    )
+
+    assert name == "k" and result is None
+    assert isinstance(exc, DownloadError)
+    assert "certificate" in str(exc)
+    assert log == [("open", "k"), ("discard", "k")]  # one attempt only
