@@ -73,5 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The `glue` console script: main(), then exit."""
+    code = main()
+    # At exit Python makes one more full garbage collection over every object not frozen:
+    # for a command's objects (a botocore client, a listing) about 15 ms of a 0.2 s no-op
+    # sync, spent on objects that are about to go anyway.
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
