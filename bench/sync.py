@@ -248,6 +248,13 @@ def render(times: dict, cpus: dict, correct: dict, versions: dict[str, str], whe
     same = ["correct" if correct[(t, "same-size change")] else "missed" for t in tools]
     lines.append("| 10% changed, same sizes | " + " | ".join(same) + " |")
     lines += ["", "Versions: " + "; ".join(f"{t}: {v}" for t, v in versions.items()) + ".", ""]
+    lines += [
+        "How glue downloads: one thread drives libcurl's multi interface (pycurl), 16 GETs at "
+        "a time on kept-alive connections, each presigned by botocore (glue/s3_download.py). "
+        "With a thread per connection instead, Python spent about as much CPU passing the GIL "
+        "between threads as on the downloads themselves.",
+        "",
+    ]
     glue_t = {s: medians[("glue sync", s)] for s in SCENARIOS}
     best = {s: min(medians[(t, s)] for t in tools if t != "glue sync") for s in SCENARIOS}
     aws_noop = medians[("aws s3 sync", "no-op")]
