@@ -44,10 +44,10 @@ state:
 S3 settings:
   endpoint, region and credentials come from the standard AWS settings: AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_DEFAULT_REGION, AWS_ENDPOINT_URL,
-  AWS_CA_BUNDLE, ~/.aws/config and ~/.aws/credentials; the options below override them.
-  Requests that fail with 5xx, throttling (SlowDown) or connection errors are retried with
-  backoff (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS for listings, uploads and deletes), and each
-  object is tried up to {attempts} times in all.
+  AWS_CA_BUNDLE, ~/.aws/config and ~/.aws/credentials; the S3 connection options above
+  override them. Requests that fail with 5xx, throttling (SlowDown) or connection errors are
+  retried with backoff (AWS_RETRY_MODE, AWS_MAX_ATTEMPTS for listings, uploads and deletes),
+  and each object is tried up to {attempts} times in all.
 
 exit status:
   0 when everything is in sync; 1 when any object was refused or failed, or on an error such
