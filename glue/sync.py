@@ -3,8 +3,8 @@
 Correctness first: objects are compared by size AND ETag (a same-size change is caught), every
 write goes through a temp file renamed into place, unsafe keys are refused by name, and
 transient failures are retried. Then speed: one listing, a stat per local file thanks to the
-state file (glue.sync_local), and all transfers on one shared client from a thread pool whose
-size equals the client's connection pool.
+state file (glue.sync_local), downloads on libcurl's multi interface (glue.s3_download), and
+uploads and deletes on one shared client from a thread pool as large as its connection pool.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from glue.s3 import (
     parse_s3_url,
     tls_verify,
 )
-from glue.s3_download import Downloader, Response
+from glue.s3_download import Downloader, Outcome, Response
 from glue.sync_keys import Filters, is_dir_marker, refusal
 from glue.sync_local import AtomicFile, Entry, LocalFile, State, folder_lock, scan
 
@@ -48,7 +48,8 @@ MAX_CONCURRENCY = 256
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 PART_SIZE = 8 * 1024 * 1024
 
-Outcome = tuple[str, "tuple[Entry | None, int] | None", "BaseException | None"]
+# What one transfer or delete ends with: the state entry (None for a delete) and the bytes.
+Done = tuple[Entry | None, int]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,9 +355,7 @@ class Syncer:
 
     # -- running -------------------------------------------------------------------------
 
-    def in_threads(
-        self, work: Callable[[str], tuple[Entry | None, int]], rels: list[str]
-    ) -> Iterator[Outcome]:
+    def in_threads(self, work: Callable[[str], Done], rels: list[str]) -> Iterator[Outcome[Done]]:
         """Run `work` on every item in `concurrency` threads, each item retried on its own;
         yield the outcomes as they come.
 
@@ -393,7 +392,11 @@ class Syncer:
                 thread.join()
 
     def record(
-        self, outcomes: Iterator[Outcome], total: int, name: Callable[[str], str], deleting: bool
+        self,
+        outcomes: Iterator[Outcome[Done]],
+        total: int,
+        name: Callable[[str], str],
+        deleting: bool,
     ) -> None:
         """Count and report each outcome and keep the state, all in this thread, so the
         summary, the state and the output need no locks."""

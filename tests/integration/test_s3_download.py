@@ -44,16 +44,18 @@ def downloader(rgw, bucket: str, endpoint: str | None = None, concurrency: int =
     return Downloader(make_client(settings, transfer_methods=False), bucket, True, concurrency)
 
 
-def objects(count: int) -> dict[str, bytes]:
-    return {f"o/{i:03d}": hashlib.sha256(str(i).encode()).digest() * (i + 1) for i in range(count)}
+def seeded_bucket(s3, count: int) -> tuple[str, dict[str, bytes]]:
+    """A new bucket holding `count` objects of different sizes, and what they hold."""
+    bucket = new_bucket(s3)
+    data = {f"o/{i:03d}": hashlib.sha256(str(i).encode()).digest() * (i + 1) for i in range(count)}
+    seed(s3, bucket, data)
+    return bucket, data
 
 
 def test_each_object_arrives_with_its_headers_and_a_missing_key_fails_alone(
     rgw, rgw_s3, capfd
 ) -> None:
-    bucket = new_bucket(rgw_s3)
-    data = objects(20)
-    seed(rgw_s3, bucket, data)
+    bucket, data = seeded_bucket(rgw_s3, 20)
     log: list[tuple[str, str]] = []
     wanted = [(key, key) for key in data] + [("gone", "o/not-there")]
 
@@ -82,9 +84,7 @@ def test_each_object_arrives_with_its_headers_and_a_missing_key_fails_alone(
 
 
 def test_at_most_concurrency_connections_are_opened_and_kept_alive(rgw, rgw_s3) -> None:
-    bucket = new_bucket(rgw_s3)
-    data = objects(40)
-    seed(rgw_s3, bucket, data)
+    bucket, data = seeded_bucket(rgw_s3, 40)
 
     with fault_proxy(rgw.endpoint_http, Faults()) as proxy:
         done = list(
@@ -101,9 +101,7 @@ def test_at_most_concurrency_connections_are_opened_and_kept_alive(rgw, rgw_s3) 
 def test_a_local_write_failure_fails_that_object_only_and_is_not_retried(
     rgw, rgw_s3, capfd
 ) -> None:
-    bucket = new_bucket(rgw_s3)
-    data = objects(10)
-    seed(rgw_s3, bucket, data)
+    bucket, data = seeded_bucket(rgw_s3, 10)
     log: list[tuple[str, str]] = []
     broken = "o/003"
 
@@ -122,9 +120,7 @@ def test_a_local_write_failure_fails_that_object_only_and_is_not_retried(
 
 
 def test_stopping_early_discards_every_transfer_in_flight(rgw, rgw_s3) -> None:
-    bucket = new_bucket(rgw_s3)
-    data = objects(30)
-    seed(rgw_s3, bucket, data)
+    bucket, data = seeded_bucket(rgw_s3, 30)
     log: list[tuple[str, str]] = []
 
     def open_sink(name: str) -> MemorySink:
