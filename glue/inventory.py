@@ -22,6 +22,8 @@ from typing import Any
 
 import vagrant
 
+from glue.atomic import atomic_write
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GROUPS = ("queue", "registry", "workers", "gpu")
 CACHE_FORMAT = 1
@@ -162,9 +164,8 @@ class VagrantLab:
         )
         key = self.fingerprint()  # again: asking Vagrant may itself touch its files
         if self.dotfile.is_dir():
-            tmp = self.cache_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"fingerprint": key, "inventory": result}))
-            tmp.replace(self.cache_file)
+            with atomic_write(self.cache_file) as f:
+                f.write(json.dumps({"fingerprint": key, "inventory": result}).encode())
         return result
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from glue import report_chart, report_page
+from glue.atomic import atomic_write
 from glue.jobs.executor import FAILED, SUCCEEDED, TIMED_OUT
 from glue.jobs.task import ERROR, LOST, STOPPED
-from glue.sync_local import atomic_write
 
 HTML_NAME = "report.html"
 PNG_NAME = "timeline.png"

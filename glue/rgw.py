@@ -20,6 +20,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
+from glue.atomic import atomic_write
 from glue.errors import GlueError
 from glue.images import Builder
 from glue.s3 import DEFAULT_REGION, S3Settings, make_client
@@ -117,9 +118,8 @@ def _copy_ca(container: Container, dest: Path) -> None:
         assert member is not None
         data = member.read()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
+    with atomic_write(dest) as f:
+        f.write(data)
 
 
 def wait_until_answers(endpoint: RgwEndpoint, container: Container, timeout: float) -> None:

@@ -18,6 +18,7 @@ import docker
 import docker.errors
 
 from glue import rgw
+from glue.atomic import atomic_write
 from glue.images import REPO_ROOT
 from glue.rgw import RgwEndpoint, RgwError
 from glue.s3 import make_client
@@ -31,11 +32,8 @@ DEFAULT_HTTPS_PORT = 7443
 
 def _write_private(path: Path, text: str) -> None:
     """Write a file only its owner can read, without a moment where it is world-readable."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    tmp.replace(path)
+    with atomic_write(path, mode=0o600) as f:
+        f.write(text.encode())
 
 
 def _keys(state_dir: Path) -> tuple[str, str]:

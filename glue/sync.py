@@ -25,6 +25,7 @@ from typing import Protocol
 import botocore.exceptions
 
 from glue import etag as etags
+from glue.atomic import AtomicFile
 from glue.errors import GlueError
 from glue.retries import TransientError, is_transient, with_retries
 from glue.s3 import (
@@ -40,7 +41,7 @@ from glue.s3 import (
 )
 from glue.s3_download import Downloader, Outcome, Response
 from glue.sync_keys import Filters, is_dir_marker, refusal
-from glue.sync_local import AtomicFile, Entry, LocalFile, State, folder_lock, scan
+from glue.sync_local import Entry, LocalFile, State, folder_lock, scan
 
 DEFAULT_CONCURRENCY = 16
 # select(), which libcurl's multi interface is driven with here, handles fds below 1024.

@@ -1,4 +1,4 @@
-"""The local side of `glue sync`: scanning the folder, atomic writes, the state file, the lock.
+"""The local side of `glue sync`: scanning the folder, the state file, the lock.
 
 The state file maps each synced path to the object's ETag and size and to the local file's
 size and mtime as glue left it. When the file still has that size and mtime, glue knows its
@@ -11,38 +11,23 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import itertools
 import json
 import os
-import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
+from glue.atomic import TEMP_RE, atomic_write
 from glue.errors import GlueError
 
 STATE_NAME = ".glue-sync.json"
 LOCK_NAME = ".glue-sync.lock"
 STATE_VERSION = 1
-# Temporary downloads: ".<final name>.glue-tmp-<12 hex>", next to the final file.
-_TEMP_RE = re.compile(r"^\..+\.glue-tmp-[0-9a-f]{12}$")
 
 
 def is_reserved(name: str) -> bool:
     """Names glue sync keeps for itself; keys and files with them are never synced."""
-    return name in (STATE_NAME, LOCK_NAME) or bool(_TEMP_RE.match(name))
-
-
-# Unique per process without a random number per file: a random prefix, then a counter.
-_TEMP_PREFIX = secrets.token_hex(3)
-_temp_counter = itertools.count()
-
-
-def temp_path(final: Path) -> Path:
-    suffix = f"{_TEMP_PREFIX}{next(_temp_counter) % 0x1000000:06x}"
-    return final.with_name(f".{final.name}.glue-tmp-{suffix}")
+    return name in (STATE_NAME, LOCK_NAME) or bool(TEMP_RE.match(name))
 
 
 @dataclass(frozen=True)
@@ -76,7 +61,7 @@ def scan(root: Path, remove_temps: bool) -> Scan:
             rel = rel_dir + entry.name
             if entry.is_dir(follow_symlinks=False):
                 stack.append((rel + "/", Path(entry.path)))
-            elif _TEMP_RE.match(entry.name):
+            elif TEMP_RE.match(entry.name):
                 if remove_temps:
                     Path(entry.path).unlink(missing_ok=True)
                     result.temps_removed += 1
@@ -86,46 +71,6 @@ def scan(root: Path, remove_temps: bool) -> Scan:
                 st = entry.stat()
                 result.files[rel] = LocalFile(st.st_size, st.st_mtime_ns)
     return result
-
-
-class AtomicFile:
-    """A file written under a temporary name in its final folder and renamed into place by
-    commit(). Killing the process at any point leaves either the old file or the new one under
-    the final name, never a partial one; the temp file left behind is removed by the next
-    scan()."""
-
-    def __init__(self, final: Path) -> None:
-        self.final = final
-        self.tmp = temp_path(final)
-        self.file: BinaryIO = self.tmp.open("xb")
-
-    def commit(self, mtime: float | None = None) -> os.stat_result:
-        """Finish the file, give it `mtime`, move it into place; returns its stat."""
-        self.file.flush()
-        fd = self.file.fileno()
-        if mtime is not None:
-            os.utime(fd, (mtime, mtime))
-        st = os.fstat(fd)
-        self.file.close()
-        os.replace(self.tmp, self.final)
-        return st
-
-    def discard(self) -> None:
-        self.file.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def atomic_write(final: Path, mtime: float | None = None) -> Iterator[BinaryIO]:
-    """Write `final` through an AtomicFile: renamed into place when the block ends, discarded
-    when it raises."""
-    atomic = AtomicFile(final)
-    try:
-        yield atomic.file
-        atomic.commit(mtime)
-    except BaseException:
-        atomic.discard()
-        raise
 
 
 @dataclass(frozen=True)

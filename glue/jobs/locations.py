@@ -18,11 +18,11 @@ from typing import NamedTuple, Protocol
 
 import botocore.exceptions
 
+from glue.atomic import atomic_write
 from glue.errors import GlueError
 from glue.s3 import S3Settings, explain, is_s3_url, make_client, parse_s3_url
 from glue.sync import list_remote
 from glue.sync_keys import is_dir_marker, refusal
-from glue.sync_local import atomic_write
 
 RESULTS_FOLDER = "results"
 

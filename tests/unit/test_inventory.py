@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 
 import pytest
@@ -132,6 +133,27 @@ def test_refresh_ignores_the_cache_and_a_corrupt_cache_is_rebuilt(lab) -> None:
     lab.cache_file.write_text("{not json")
     assert lab.inventory()["workers"]["hosts"] == ["node1"]
     assert len(calls) == 3
+
+
+def _rebuild(lab: VagrantLab, start, rounds: int) -> None:
+    start.wait()
+    for _ in range(rounds):
+        lab.inventory(refresh=True)
+
+
+def test_parallel_runs_of_the_inventory_script_all_succeed(lab) -> None:
+    """ansible-lint syntax-checks playbooks in parallel, each run rebuilding the cache."""
+    lab, dotfile, _ = lab
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(4)
+    procs = [ctx.Process(target=_rebuild, args=(lab, start, 100)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    assert json.loads(lab.cache_file.read_text())["inventory"]["workers"]["hosts"] == ["node1"]
+    assert sorted(os.listdir(dotfile)) == ["machines", "simfleet-inventory.json"]
 
 
 def test_gpu_setting_is_part_of_the_cache_key(tmp_path) -> None:

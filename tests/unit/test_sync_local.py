@@ -1,58 +1,21 @@
-"""glue.sync_local: scanning, atomic writes and the state file."""
+"""glue.sync_local: scanning, the state file and the lock."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
+from glue.atomic import temp_path
 from glue.errors import GlueError
 from glue.sync_local import (
     STATE_NAME,
-    AtomicFile,
     Entry,
     LocalFile,
     State,
-    atomic_write,
     folder_lock,
     scan,
-    temp_path,
 )
-
-
-def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path) -> None:
-    target = tmp_path / "f.txt"
-    target.write_bytes(b"old")
-    with pytest.raises(RuntimeError), atomic_write(target) as f:
-        f.write(b"half of the new")
-        raise RuntimeError("connection lost")
-    assert target.read_bytes() == b"old"
-    assert os.listdir(tmp_path) == ["f.txt"]
-
-
-def test_atomic_write_replaces_and_sets_mtime(tmp_path) -> None:
-    target = tmp_path / "f.txt"
-    with atomic_write(target, mtime=1_000_000_000) as f:
-        f.write(b"new")
-    assert target.read_bytes() == b"new"
-    assert target.stat().st_mtime == 1_000_000_000
-    assert os.listdir(tmp_path) == ["f.txt"]
-
-
-def test_atomic_file_commit_reports_the_final_stat_and_discard_leaves_nothing(tmp_path) -> None:
-    kept = AtomicFile(tmp_path / "kept")
-    kept.file.write(b"abc")
-    st = kept.commit(mtime=1_500_000_000)
-    final = (tmp_path / "kept").stat()
-    assert (st.st_size, st.st_mtime_ns, st.st_ino) == (3, final.st_mtime_ns, final.st_ino)
-    assert final.st_mtime == 1_500_000_000
-
-    dropped = AtomicFile(tmp_path / "dropped")
-    dropped.file.write(b"partial")
-    dropped.discard()
-    dropped.discard()  # twice is harmless: a failed finish() may be followed by discard()
-    assert os.listdir(tmp_path) == ["kept"]
 
 
 def test_scan_lists_files_and_removes_leftover_temp_files(tmp_path) -> None:
