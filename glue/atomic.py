@@ -21,7 +21,8 @@ TEMP_RE = re.compile(r"^\..+\.glue-tmp-[0-9a-f]{12}$")
 
 # Unique per process without a random number per file: a random prefix, then a counter.
 # A forked child draws a new prefix, or it would reuse its parent's names.
-_temp_prefix = ""
+_temp_prefix: str
+_temp_counter: Iterator[int]
 
 
 def _new_prefix() -> None:

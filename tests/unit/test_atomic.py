@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
 
 import pytest
 
 from glue.atomic import AtomicFile, atomic_write
+from tests.support.processes import run_at_once
 
 
 def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path) -> None:
@@ -53,24 +53,16 @@ def test_a_private_file_is_never_readable_by_others(tmp_path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
 
 
-def _write_many(target, start, rounds: int) -> None:
-    start.wait()
-    for i in range(rounds):
-        with atomic_write(target) as f:
-            f.write(f"{os.getpid()} {i}\n".encode() * 100)
-
-
 def test_processes_writing_one_file_at_once_never_take_each_others_temp_file(tmp_path) -> None:
     """Ansible runs an inventory script from parallel syntax checks, each rewriting one cache."""
     target = tmp_path / "cache.json"
-    ctx = multiprocessing.get_context("fork")
-    start = ctx.Barrier(4)
-    procs = [ctx.Process(target=_write_many, args=(target, start, 200)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+
+    def write_many() -> None:
+        for i in range(200):
+            with atomic_write(target) as f:
+                f.write(f"{os.getpid()} {i}\n".encode() * 100)
+
+    assert run_at_once(write_many) == [0, 0, 0, 0]
     lines = set(target.read_text().splitlines())
     assert len(lines) == 1 and lines.pop().endswith(" 199")
     assert os.listdir(tmp_path) == ["cache.json"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 
 import pytest
@@ -17,6 +16,7 @@ from glue.inventory import (
     natural_key,
     parse_ssh_config,
 )
+from tests.support.processes import run_at_once
 
 SSH_CONFIG = """\
 Host node1
@@ -135,23 +135,15 @@ def test_refresh_ignores_the_cache_and_a_corrupt_cache_is_rebuilt(lab) -> None:
     assert len(calls) == 3
 
 
-def _rebuild(lab: VagrantLab, start, rounds: int) -> None:
-    start.wait()
-    for _ in range(rounds):
-        lab.inventory(refresh=True)
-
-
 def test_parallel_runs_of_the_inventory_script_all_succeed(lab) -> None:
     """ansible-lint syntax-checks playbooks in parallel, each run rebuilding the cache."""
     lab, dotfile, _ = lab
-    ctx = multiprocessing.get_context("fork")
-    start = ctx.Barrier(4)
-    procs = [ctx.Process(target=_rebuild, args=(lab, start, 100)) for _ in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+
+    def rebuild_many() -> None:
+        for _ in range(100):
+            lab.inventory(refresh=True)
+
+    assert run_at_once(rebuild_many) == [0, 0, 0, 0]
     assert json.loads(lab.cache_file.read_text())["inventory"]["workers"]["hosts"] == ["node1"]
     assert sorted(os.listdir(dotfile)) == ["machines", "simfleet-inventory.json"]
 
