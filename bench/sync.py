@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.report import machine, write_section  # noqa: E402
-from glue import rgw_lab  # noqa: E402
-from glue.s3 import make_client  # noqa: E402
+from glue.lab import store  # noqa: E402
+from glue.s3.client import make_client  # noqa: E402
 
 BUCKET = "bench-sync"
 FILES = 1_000
@@ -62,7 +62,7 @@ class Lab:
     """The lab gateway and a client for seeding and checking the bucket."""
 
     def __init__(self) -> None:
-        self.endpoint = rgw_lab.load()
+        self.endpoint = store.load()
         self.client = make_client(self.endpoint.settings(max_pool_connections=16))
         self.expected: dict[str, bytes] = {}
 
@@ -78,7 +78,7 @@ class Lab:
 
     def reset(self) -> None:
         """An empty bucket with the 1,000 objects, version 0."""
-        rgw_lab.ensure_bucket(BUCKET)
+        store.ensure_bucket(BUCKET)
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=BUCKET):
             for obj in page.get("Contents", ()):
@@ -210,7 +210,7 @@ def measure(lab: Lab, tools: Tools, work: Path) -> tuple[dict, dict, dict]:
 
 def ceph_version() -> str:
     out = subprocess.run(
-        ["docker", "exec", rgw_lab.NAME, "radosgw", "--version"], capture_output=True, text=True
+        ["docker", "exec", store.NAME, "radosgw", "--version"], capture_output=True, text=True
     )
     return out.stdout.strip() or "unknown"
 
@@ -250,7 +250,7 @@ def render(times: dict, cpus: dict, correct: dict, versions: dict[str, str], whe
     lines += ["", "Versions: " + "; ".join(f"{t}: {v}" for t, v in versions.items()) + ".", ""]
     lines += [
         "How glue downloads: one thread drives libcurl's multi interface (pycurl), 16 GETs at "
-        "a time on kept-alive connections, each presigned by botocore (glue/s3_download.py). "
+        "a time on kept-alive connections, each presigned by botocore (glue/s3/download.py). "
         "With a thread per connection instead, Python spent about as much CPU passing the GIL "
         "between threads as on the downloads themselves.",
         "",

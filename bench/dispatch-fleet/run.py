@@ -63,10 +63,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import machine, write_section  # noqa: E402
-from glue import config, rgw_lab  # noqa: E402
-from glue.inventory import VagrantLab  # noqa: E402
+from glue import config  # noqa: E402
 from glue.jobs import connection  # noqa: E402
-from glue.s3 import make_client  # noqa: E402
+from glue.lab import store as lab_store  # noqa: E402
+from glue.lab.inventory import VagrantLab  # noqa: E402
+from glue.s3.client import make_client  # noqa: E402
 
 BEGIN, END = "<!-- bench/dispatch-fleet: begin -->", "<!-- bench/dispatch-fleet: end -->"
 DURATIONS = Path(__file__).resolve().parent / "durations.txt"
@@ -203,9 +204,9 @@ class Store:
     """The bench's bucket on the lab's Ceph RGW."""
 
     def __init__(self) -> None:
-        endpoint = rgw_lab.load()
+        endpoint = lab_store.load()
         self.region = endpoint.region
-        rgw_lab.ensure_bucket(BUCKET)
+        lab_store.ensure_bucket(BUCKET)
         self.client = make_client(endpoint.settings(max_pool_connections=8))
 
     def put(self, prefix: str, files: dict[str, str]) -> str:
@@ -340,7 +341,7 @@ class Measured:
 
 
 def glue_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "glue.cli", *args, "--config", str(GLUE_CONFIG)]
+    return [sys.executable, "-m", "glue", *args, "--config", str(GLUE_CONFIG)]
 
 
 def time_glue(

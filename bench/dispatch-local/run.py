@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import report  # noqa: E402
 from bench.report import machine  # noqa: E402
-from glue.images import Builder  # noqa: E402
+from glue.lab.images import Builder  # noqa: E402
 
 START, END = "<!-- bench/dispatch-local: begin -->", "<!-- bench/dispatch-local: end -->"
 REPEATS = 3
@@ -102,7 +102,7 @@ def main() -> int:
     redis_args = ["--bind", "127.0.0.1", "--port", str(port), "--dir", str(tmp)]
     redis_args += ["--appendonly", "yes", "--save", "", "--logfile", str(tmp / "redis.log")]
     redis = subprocess.Popen(["redis-server", *redis_args])
-    glue = [sys.executable, "-m", "glue.cli"]
+    glue = [sys.executable, "-m", "glue"]
     env = {
         **os.environ,
         "GLUE_REDIS_URL": f"redis://127.0.0.1:{port}/0",

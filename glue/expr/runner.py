@@ -18,9 +18,9 @@ from rq.serializers import JSONSerializer
 
 from glue.errors import GlueError
 from glue.expr import steps as step_functions
+from glue.expr.functions import FunctionFile
 from glue.expr.grammar import parse
 from glue.expr.plan import TASK, Plan, compile_plan
-from glue.expr.tasks import TaskFile
 from glue.jobs import connection
 
 POLL_SECONDS = 0.02
@@ -41,7 +41,7 @@ class Submitted:
 
 
 def submit(
-    conn: redis.Redis, queue_name: str, text: str, tasks: TaskFile, timeout: int
+    conn: redis.Redis, queue_name: str, text: str, tasks: FunctionFile, timeout: int
 ) -> Submitted:
     tree = parse(text, known=tasks.functions())
     run_id = f"expr-{uuid.uuid4().hex[:12]}"

@@ -11,10 +11,9 @@ from typing import Any
 
 from rq.job import Job, get_current_job
 
-from glue.expr.tasks import TaskFile
+from glue.expr.functions import FunctionFile
 from glue.jobs import process_executor, slot
 from glue.jobs.executor import SUCCEEDED, ExecSpec, IoDir
-from glue.jobs.task import workdir
 
 
 class TaskFailed(Exception):
@@ -24,7 +23,7 @@ class TaskFailed(Exception):
 def _command_value(name: str, command: str, timeout: int, job_id: str) -> Any:
     """Run a task's shell command with an io-dir; result.json, else stdout as JSON."""
     here = slot.current()
-    io = IoDir.create(workdir() / job_id)
+    io = IoDir.create(slot.workdir() / job_id)
     try:
         spec = ExecSpec(["sh", "-c", command], "", timeout, job_id, here.host)
         outcome = process_executor.run(spec, io)
@@ -48,7 +47,7 @@ def _command_value(name: str, command: str, timeout: int, job_id: str) -> Any:
 
 
 def run_task(source: str, filename: str, name: str, timeout: int) -> Any:
-    functions = TaskFile(source, filename).functions()
+    functions = FunctionFile(source, filename).functions()
     if name not in functions:
         raise TaskFailed(f"no task {name!r} in {filename}")
     value = functions[name]()

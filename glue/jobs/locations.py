@@ -20,9 +20,9 @@ import botocore.exceptions
 
 from glue.atomic import atomic_write
 from glue.errors import GlueError
-from glue.s3 import S3Settings, explain, is_s3_url, make_client, parse_s3_url
-from glue.sync import list_remote
-from glue.sync_keys import is_dir_marker, refusal
+from glue.s3.client import S3Settings, explain, is_s3_url, make_client, parse_s3_url
+from glue.s3.keys import is_dir_marker, refusal
+from glue.s3.listing import list_remote
 
 RESULTS_FOLDER = "results"
 

@@ -8,7 +8,9 @@ glue.yml and the environment.
 from __future__ import annotations
 
 import socket
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from glue import config
 from glue.config import Settings
@@ -35,3 +37,11 @@ def current() -> Slot:
     if _current is None:
         _current = Slot(socket.gethostname(), 0, "", config.load())
     return _current
+
+
+def workdir() -> Path:
+    """The folder under which this slot makes each job's io-dir (glue.yml's `workdir`)."""
+    configured = current().settings.workdir
+    if configured:
+        return Path(configured).expanduser()
+    return Path(tempfile.gettempdir()) / "glue-jobs"

@@ -15,7 +15,8 @@ from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
 from glue.config import Settings
-from glue.jobs import connection, naming, task
+from glue.jobs import connection, naming
+from glue.jobs.job import on_failure, on_stopped, on_success, run_scenario
 from glue.jobs.runstate import RunState
 
 # RQ's own hard limit on a job: the scenario's timeout plus time to fetch, pull and upload.
@@ -68,7 +69,7 @@ def submit(
             continue
         try:
             queue.enqueue_call(
-                task.run_scenario,
+                run_scenario,
                 kwargs={"spec": {**spec, "scenario": scenario}},
                 job_id=ids[scenario],
                 unique=True,
@@ -78,9 +79,9 @@ def submit(
                 retry=Retry(max=settings.retries) if settings.retries else None,
                 result_ttl=KEEP_SECONDS,
                 failure_ttl=KEEP_SECONDS,
-                on_success=Callback(task.on_success, CALLBACK_TIMEOUT),
-                on_failure=Callback(task.on_failure, CALLBACK_TIMEOUT),
-                on_stopped=Callback(task.on_stopped, CALLBACK_TIMEOUT),
+                on_success=Callback(on_success, CALLBACK_TIMEOUT),
+                on_failure=Callback(on_failure, CALLBACK_TIMEOUT),
+                on_stopped=Callback(on_stopped, CALLBACK_TIMEOUT),
             )
             queued += 1
         except DuplicateJobError:

@@ -40,7 +40,8 @@ from rq.worker import Worker
 from rq.worker_pool import WorkerData, WorkerPool
 
 from glue.config import Settings
-from glue.jobs import connection, docker_executor, executor, locations, slot, task
+from glue.jobs import connection, docker_executor, executor, locations, slot
+from glue.jobs.job import ScenarioFailed, on_horse_died
 from glue.jobs.submit import KEEP_SECONDS
 
 log = logging.getLogger("glue.worker")
@@ -127,7 +128,7 @@ class GlueWorker(Worker):
 
     def handle_exception(self, job: Job, *exc_info) -> None:
         """A scenario that failed is an answer, not a bug in glue: one line, no traceback."""
-        if isinstance(exc_info[1], task.ScenarioFailed):
+        if isinstance(exc_info[1], ScenarioFailed):
             self.log.warning("Worker %s: job %s: %s", self.name, job.id, exc_info[1])
             return
         super().handle_exception(job, *exc_info)
@@ -135,7 +136,7 @@ class GlueWorker(Worker):
     def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         if job.id != self._requeue_job_id:
-            task.on_horse_died(job, self.connection, ret_val)
+            on_horse_died(job, self.connection, ret_val)
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry=None, exc_string="", execution=None

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from glue.images import Builder
+from glue.lab.images import Builder
 from tests.support.rgw import rgw, rgw_s3  # noqa: F401
 
 E2E_NODES = int(os.environ.get("SIMFLEET_E2E_NODES", "3"))

@@ -19,9 +19,9 @@ from typing import Any
 import docker
 import pytest
 
-from glue import rgw as gateway
-from glue.rgw import RgwEndpoint
-from glue.s3 import S3Client
+from glue.lab import rgw as gateway
+from glue.lab.rgw import RgwEndpoint
+from glue.s3.client import S3Client
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "examples" / "scenarios"

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from glue.inventory import VagrantLab
+from glue.lab.inventory import VagrantLab
 
 
 def vagrant(repo_root, tmp_path, *args, nodes=None):

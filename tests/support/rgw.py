@@ -15,9 +15,9 @@ import docker
 import docker.errors
 import pytest
 
-from glue import rgw as gateway
-from glue.rgw import RgwEndpoint
-from glue.s3 import S3Client, make_client
+from glue.lab import rgw as gateway
+from glue.lab.rgw import RgwEndpoint
+from glue.s3.client import S3Client, make_client
 
 TEST_LABEL = "org.simfleet.test"
 

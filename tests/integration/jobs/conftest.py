@@ -20,10 +20,10 @@ import docker
 import pytest
 import redis
 
-from glue import cli
-from glue.images import Builder
+from glue.cli import main as cli
 from glue.jobs.docker_executor import LABEL
 from glue.jobs.runstate import RunState
+from glue.lab.images import Builder
 from tests.support.redis_server import RedisServer, redis_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[3]
@@ -85,7 +85,7 @@ class Engine:
     def start_workers(self, *args: str) -> Workers:
         log = self.tmp / f"worker-{len(self.workers)}.log"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "glue.cli", "worker", *args],
+            [sys.executable, "-m", "glue", "worker", *args],
             env=self.env,
             cwd=REPO,
             stdout=log.open("w"),

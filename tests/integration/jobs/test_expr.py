@@ -11,7 +11,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from glue.expr import runner
-from glue.expr.tasks import TaskFile
+from glue.expr.functions import FunctionFile
 
 TASKS = textwrap.dedent(
     """
@@ -63,7 +63,7 @@ def three_workers(engine):
 def test_the_seed_expression_overlaps_a_b_c_and_runs_d_after_them(three_workers, tasks_file):
     engine = three_workers
     conn = engine.conn
-    tasks = TaskFile.read(str(tasks_file))
+    tasks = FunctionFile.read(str(tasks_file))
     submitted = runner.submit(
         conn, engine.env["GLUE_QUEUE"], "(a | b | c); d; a + b + c + d", tasks, 60
     )

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from glue import cli
-from glue.report import HTML_NAME, PNG_NAME
-from glue.rgw import RgwEndpoint
-from glue.s3 import S3Client
+from glue.cli import main as cli
+from glue.jobs.report.build import HTML_NAME, PNG_NAME
+from glue.lab.rgw import RgwEndpoint
+from glue.s3.client import S3Client
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine
 

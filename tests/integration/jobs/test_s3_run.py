@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import secrets
 
-from glue.rgw import RgwEndpoint
-from glue.s3 import S3Client
+from glue.lab.rgw import RgwEndpoint
+from glue.s3.client import S3Client
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine
 

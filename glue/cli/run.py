@@ -1,0 +1,135 @@
+"""`glue run SOURCE --run-id ID`: queue one job per scenario, optionally wait for the answer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from glue import config
+from glue.errors import GlueError
+from glue.jobs import connection, naming, progress, reducers, submit
+from glue.jobs.job import publish_summary
+from glue.jobs.locations import open_location, results_beside
+from glue.jobs.runstate import RunState
+
+
+def run_command(args: argparse.Namespace) -> int:
+    settings = config.from_args(args)
+    run_id = naming.check_run_id(args.run_id)
+    reducers.parse_all(settings.reduce)
+    source = open_location(args.source, settings.s3_endpoint_url)
+    results = settings.results or results_beside(args.source)
+    listing = source.scenarios(settings.pattern, exclude=results)
+    for key, why in listing.refused:
+        print(f"glue: skipping key {key!r}: {why}", file=sys.stderr)
+    if not listing.keys:
+        raise GlueError(f"no scenarios matching {settings.pattern!r} under {source.url}")
+    results = open_location(results, settings.s3_endpoint_url).url
+    if args.dry_run:
+        print("\n".join(listing.keys))
+        print(
+            f"glue: run {run_id}: {len(listing.keys)} scenarios under {source.url}; "
+            "dry run, nothing queued",
+            file=sys.stderr,
+        )
+        return 0
+    conn = connection.connect(settings.redis_url)
+    spec = submit.run_spec(settings, run_id, source.url, results)
+    done = submit.submit(conn, settings, spec, listing.keys)
+    print(
+        f"glue: run {run_id}: {len(listing.keys)} scenarios, {done.queued} queued, "
+        f"{done.skipped} already queued or done; results in {results}",
+        file=sys.stderr,
+    )
+    if not args.wait:
+        return 0
+    state = RunState(conn, run_id)
+    progress.wait(state)
+    # The last job writes it too, a moment after its fold; once --wait returns it is there.
+    summary = publish_summary(state, settings.s3_endpoint_url)
+    unsuccessful = summary["done"] - summary["counts"].get("succeeded", 0)
+    if unsuccessful:
+        print(
+            f"glue: {unsuccessful} of {summary['total']} scenarios did not succeed: "
+            f"glue result {run_id}",
+            file=sys.stderr,
+        )
+    print(json.dumps(summary["reduced"]))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    defaults = config.Settings
+    p = sub.add_parser(
+        "run",
+        help="queue one job per scenario of SOURCE in Redis (RQ)",
+        description="Queue one RQ job per scenario file under SOURCE. Job ids come from the run "
+        "id and the scenario, so submitting the same run again queues only scenarios that are "
+        "neither queued, running nor done (a resumed run repeats nothing). Workers started "
+        "with `glue worker` run the jobs and fold each result into the run's reduction as it "
+        "finishes. Settings come from glue.yml, then GLUE_* variables, then these flags.",
+    )
+    p.add_argument("source", metavar="SOURCE", help="scenario folder, or s3://bucket/prefix")
+    p.add_argument("--run-id", required=True, help="name of the run: letters, digits, - and _")
+    p.add_argument(
+        "--executor",
+        choices=config.EXECUTORS,
+        help=f"run each scenario in a container or as a process (default: {defaults.executor})",
+    )
+    p.add_argument("--image", help=f"container image (default: {defaults.image})")
+    p.add_argument(
+        "--command",
+        help="command run for each scenario; {scenario} is the scenario file's path, {io} the "
+        f"io-dir's (default: {defaults.command!r})",
+    )
+    p.add_argument("--pattern", help=f"which files are scenarios (default: {defaults.pattern!r})")
+    p.add_argument(
+        "--timeout",
+        type=int,
+        metavar="SECONDS",
+        help=f"a scenario running longer is killed and reported timed out "
+        f"(default: {defaults.timeout})",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help="times a job runs again after it failed, timed out or lost its worker "
+        f"(default: {defaults.retries})",
+    )
+    p.add_argument(
+        "--results",
+        metavar="PLACE",
+        help="folder or s3:// prefix for results (default: `results` beside SOURCE)",
+    )
+    p.add_argument(
+        "--reduce",
+        action="append",
+        metavar="SPEC",
+        help="fold results as they arrive; repeatable: sum:FIELD, mean:FIELD, min:FIELD, "
+        "max:FIELD, count (by status), concat, python:MODULE:FUNCTION (default: count)",
+    )
+    p.add_argument("--cpus", type=float, help="CPU limit per container (docker executor)")
+    p.add_argument("--memory", help="memory limit per container, e.g. 512m (docker executor)")
+    p.add_argument("--gpus", type=int, help="GPUs per container (docker executor)")
+    p.add_argument(
+        "--venv",
+        help="venv or conda env to run in (process executor): a path, or a name under "
+        "the workers' venv_root",
+    )
+    p.add_argument("--s3-endpoint-url", metavar="URL", help="S3 endpoint (Ceph RGW)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the scenarios the run would have (one per line) and queue nothing; "
+        "needs no Redis",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the run with a progress bar, then print the reduced result as JSON "
+        "(exit 0 once the run is complete, also when scenarios failed: see glue result)",
+    )
+    config.add_common_options(p)
+    p.set_defaults(func=run_command)

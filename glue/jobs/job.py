@@ -1,0 +1,209 @@
+"""What one RQ job does, and the callbacks that fold its outcome into the run.
+
+run_scenario() makes the io-dir, fetches the scenario into inputs/, runs it with the chosen
+executor, uploads results/ and logs/ (plus outcome.json) to <results>/<run>/<scenario>/ and
+returns the outcome. A scenario that fails or times out raises ScenarioFailed, so RQ records
+the job as failed and retries it while retries are left.
+
+RQ calls on_success / on_failure / on_stopped as the job ends; they fold the outcome into the
+run (runstate.fold) only when it is final - a failure with retries left is not - and write the
+run summary beside the results once every scenario has an outcome. The fold is idempotent per
+scenario, so a job that runs twice is counted once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+from collections.abc import Callable
+from pathlib import PurePosixPath
+from typing import Any
+
+import redis
+from rq.exceptions import AbandonedJobError
+from rq.job import Job, get_current_job
+
+from glue.errors import GlueError
+from glue.jobs import docker_executor, process_executor, slot
+from glue.jobs.executor import (
+    FAILED,
+    SUCCEEDED,
+    ExecResult,
+    ExecSpec,
+    IoDir,
+    cleanup_on_terminate,
+    iso_utc,
+)
+from glue.jobs.locations import open_location
+from glue.jobs.runstate import RunState
+
+log = logging.getLogger("glue.jobs")
+
+EXECUTORS: dict[str, Callable[[ExecSpec, IoDir], ExecResult]] = {
+    "docker": docker_executor.run,
+    "process": process_executor.run,
+}
+LOST, STOPPED, ERROR = "lost", "stopped", "error"
+SUMMARY_NAME = "summary.json"
+
+
+class ScenarioFailed(Exception):
+    """The scenario ran and failed or timed out; carries its outcome to on_failure."""
+
+    def __init__(self, outcome: dict[str, Any]) -> None:
+        super().__init__(f"{outcome['scenario']}: {outcome['status']}: {outcome.get('error')}")
+        self.outcome = outcome
+
+
+def _start_attempt(job: Job) -> None:
+    """Note where this attempt runs, so status and a lost-job outcome can name the host."""
+    here = slot.current()
+    job.meta.update(
+        host=here.host,
+        slot=here.number,
+        worker=here.worker,
+        attempt=job.meta.get("attempt", 0) + 1,
+    )
+    job.save_meta()
+
+
+def _outcome(job: Job, status: str, error: str | None = None) -> dict[str, Any]:
+    """An outcome from what RQ knows about the job and its latest attempt."""
+    return {
+        "scenario": job.meta["scenario"],
+        "job_id": job.id,
+        "status": status,
+        "host": job.meta.get("host"),
+        "slot": job.meta.get("slot"),
+        "worker": job.meta.get("worker"),
+        "attempt": job.meta.get("attempt", 0),
+        "start": iso_utc(job.started_at) if job.started_at else None,
+        "end": iso_utc(),
+        "exit_code": None,
+        "oom_killed": False,
+        "error": error,
+    }
+
+
+def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
+    """The RQ job function; `spec` is the run's settings plus this job's scenario."""
+    job = get_current_job()
+    assert job is not None, "run_scenario runs inside an RQ job"
+    _start_attempt(job)
+    io = IoDir.create(slot.workdir() / job.id)
+    with cleanup_on_terminate(io.remove):
+        try:
+            outcome = _execute(job, spec, io)
+            _upload(spec, outcome, io)
+        finally:
+            io.remove()
+    if outcome["status"] != SUCCEEDED:
+        raise ScenarioFailed(outcome)
+    return outcome
+
+
+def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
+    """Fetch the scenario into the io-dir, run it, and describe how it went."""
+    here = slot.current()
+    run_id, scenario = spec["run_id"], spec["scenario"]
+    name = PurePosixPath(scenario).name
+    open_location(spec["source"], here.settings.s3_endpoint_url).fetch(scenario, io.inputs / name)
+    about = {**spec, "job_id": job.id, "attempt": job.meta["attempt"]}
+    (io.configs / "job.json").write_text(json.dumps(about, indent=2))
+    venv = spec.get("venv")
+    executed = EXECUTORS[spec["executor"]](
+        ExecSpec(
+            command=shlex.split(spec["command"]),
+            scenario_file=name,
+            timeout=spec["timeout"],
+            name=f"glue-{job.id}",
+            host=here.host,
+            image=spec["image"],
+            env={"SIMFLEET_RUN_ID": run_id, "SIMFLEET_SCENARIO": scenario},
+            tags={"run": run_id, "job": job.id, "scenario": scenario},
+            cpus=spec.get("cpus"),
+            memory=spec.get("memory"),
+            gpus=spec.get("gpus", 0),
+            venv=process_executor.resolve_venv(venv, here.settings.venv_root) if venv else None,
+        ),
+        io,
+    )
+    outcome = {
+        **_outcome(job, executed.status, executed.error),
+        "start": executed.start,
+        "end": executed.end,
+        "exit_code": executed.exit_code,
+        "oom_killed": executed.oom_killed,
+    }
+    try:
+        outcome["result"] = io.result()
+    except ValueError as exc:
+        outcome.update(status=FAILED, error=str(exc), result=None)
+    if outcome["status"] != SUCCEEDED:
+        outcome["log_tail"] = io.log_tail()
+    return outcome
+
+
+def _upload(spec: dict[str, Any], outcome: dict[str, Any], io: IoDir) -> None:
+    """results/, logs/ and outcome.json to <results>/<run>/<scenario>/, overwriting."""
+    results = open_location(spec["results"], slot.current().settings.s3_endpoint_url)
+    base = f"{spec['run_id']}/{spec['scenario']}"
+    results.upload_dir(io.results, f"{base}/results")
+    results.upload_dir(io.logs, f"{base}/logs")
+    results.write_bytes(f"{base}/outcome.json", json.dumps(outcome, indent=2).encode())
+
+
+def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:
+    """Fold a final outcome into its run; write the summary when it completes the run."""
+    result = outcome.pop("result", None)
+    state = RunState(connection, job.meta["run_id"])
+    state.fold(outcome, result, job.kwargs["spec"]["reduce"])
+    # Checked after every fold, even a repeated one, so a job retried after dying between
+    # its fold and the summary still writes it.
+    if state.complete():
+        try:
+            publish_summary(state, slot.current().settings.s3_endpoint_url)
+        except GlueError as exc:
+            log.warning("run %s: cannot write the run summary: %s", state.run_id, exc)
+
+
+def publish_summary(state: RunState, s3_endpoint_url: str | None) -> dict[str, Any]:
+    """Write the run summary to <results>/<run>/summary.json (same content whoever writes)."""
+    summary = state.summary()
+    open_location(summary["results"], s3_endpoint_url).write_bytes(
+        f"{state.run_id}/{SUMMARY_NAME}", json.dumps(summary, indent=2).encode()
+    )
+    return summary
+
+
+def on_success(job: Job, connection: redis.Redis, result: dict[str, Any]) -> None:
+    fold(job, connection, dict(result))
+
+
+def on_failure(job: Job, connection: redis.Redis, exc_type, exc_value, traceback) -> None:
+    # Outside the horse (a lost job) this job object may predate the attempt's notes.
+    job.get_meta(refresh=True)
+    if job.should_retry:
+        why = f"{exc_type.__name__}: {exc_value}"
+        log.info("job %s failed (%s); %s retries left", job.id, why, job.retries_left)
+        return
+    if isinstance(exc_value, ScenarioFailed):
+        outcome = exc_value.outcome
+    elif isinstance(exc_value, AbandonedJobError):
+        outcome = _outcome(job, LOST, "the worker running it was lost, and no retries were left")
+    else:
+        outcome = _outcome(job, ERROR, f"{exc_type.__name__}: {exc_value}")
+    fold(job, connection, outcome)
+
+
+def on_stopped(job: Job, connection: redis.Redis) -> None:
+    job.get_meta(refresh=True)  # run in the worker, whose copy predates the horse's notes
+    fold(job, connection, _outcome(job, STOPPED, "stopped on request"))
+
+
+def on_horse_died(job: Job, connection: redis.Redis, wait_status: int | None) -> None:
+    """The worker saw its work horse die unexpectedly (RQ calls no callback then)."""
+    job.get_meta(refresh=True)
+    if not job.should_retry:
+        fold(job, connection, _outcome(job, ERROR, f"work horse died (wait status {wait_status})"))
