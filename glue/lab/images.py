@@ -24,7 +24,7 @@ import docker.errors
 from glue.errors import GlueError
 
 INPUTS_LABEL = "org.simfleet.inputs"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO_ROOT / "images"
 
 BASE_SUITE = os.environ.get("SIMFLEET_DEBIAN_SUITE", "bookworm")

@@ -24,7 +24,7 @@ import vagrant
 
 from glue.atomic import atomic_write
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 GROUPS = ("queue", "registry", "workers", "gpu")
 CACHE_FORMAT = 1
 
