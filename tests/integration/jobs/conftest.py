@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -119,12 +121,57 @@ class Engine:
         return state.summary()
 
 
+SLOT_ACCOUNTS = 4
+
+
+@pytest.fixture(scope="session")
+def job_users() -> Iterator[str | None]:
+    """A job_users pattern with one fresh unprivileged account per slot (1-4), as the worker
+    role makes them; removed after the session. Making accounts needs root: otherwise None,
+    and process jobs fail saying that job_users is missing."""
+    if os.getuid() != 0:
+        yield None
+        return
+    prefix = f"sfj{uuid.uuid4().hex[:6]}-"
+    names = [f"{prefix}{n}" for n in range(1, SLOT_ACCOUNTS + 1)]
+    for name in names:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+        )
+    try:
+        yield prefix + "{slot}"
+    finally:
+        for name in names:
+            subprocess.run(["userdel", name], check=False)
+
+
 @pytest.fixture
-def engine(redis_server: RedisServer, tmp_path: Path, monkeypatch) -> Iterator[Engine]:  # noqa: F811
+def shared_tmp() -> Iterator[Path]:
+    """A folder every account may write in (pytest's own tmp_path is root's alone): for
+    what a job running as a slot account must reach, such as a venv or a folder of pids."""
+    path = Path(tempfile.mkdtemp(prefix="glue-test-"))
+    path.chmod(0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def engine(
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+    shared_tmp: Path,
+    job_users: str | None,
+    monkeypatch,
+) -> Iterator[Engine]:
     settings = {
         "GLUE_REDIS_URL": redis_server.url(),
         "GLUE_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
-        "GLUE_WORKDIR": str(tmp_path / "work"),
+        # Outside pytest's root-only tmp_path, so the slot accounts can reach their io-dirs.
+        "GLUE_WORKDIR": str(shared_tmp / "work"),
+        **({"GLUE_JOB_USERS": job_users} if job_users else {}),
         **FAST,
     }
     for name, value in settings.items():
