@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 from collections.abc import Callable, Iterator
@@ -164,9 +165,9 @@ class IoDir:
 
 
 def fill_command(command: list[str], values: dict[str, str]) -> list[str]:
-    """The command with {scenario} and {io} filled in, each value one plain argv element's
-    text; in a shell's -c script (`sh -c '...'`) the values go in shell-quoted, so no key
-    can add shell code."""
+    """The command with {scenario} and {io} filled in, in one pass (a value is never filled
+    in again), each value one plain argv element's text; in a shell's -c script
+    (`sh -c '...'`) the values go in shell-quoted, so no key can add shell code."""
     script = None
     if command and PurePosixPath(command[0]).name in SHELLS:
         for i, arg in enumerate(command[1:], 1):
@@ -174,12 +175,13 @@ def fill_command(command: list[str], values: dict[str, str]) -> list[str]:
                 options = "".join(a for a in command[1:i] if not a.startswith("--"))
                 script = i if "c" in options else None
                 break
-    filled = []
-    for i, arg in enumerate(command):
-        for name, value in values.items():
-            arg = arg.replace("{" + name + "}", shlex.quote(value) if i == script else value)
-        filled.append(arg)
-    return filled
+    pattern = re.compile("|".join(re.escape("{" + name + "}") for name in values))
+    plain = {"{" + name + "}": value for name, value in values.items()}
+    quoted = {key: shlex.quote(value) for key, value in plain.items()}
+    return [
+        pattern.sub(lambda m, table=(quoted if i == script else plain): table[m[0]], arg)
+        for i, arg in enumerate(command)
+    ]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import resource
 import signal
 import subprocess
 import sys
@@ -41,7 +42,8 @@ from glue.jobs.executor import (
 
 # The PATH a job starts from (a venv's bin/ goes first); the worker's own PATH is not passed.
 JOB_PATH = "/usr/local/bin:/usr/bin:/bin"
-KILL_ROUNDS = 20
+KILL_SECONDS = 10
+NVIDIA_DEVICE = "/dev/nvidiactl"
 # Run as the slot's account: signal every process that account may signal, i.e. its own.
 _KILL_ALL = "import os, signal\ntry:\n os.kill(-1, signal.SIGKILL)\nexcept OSError:\n pass"
 
@@ -91,16 +93,20 @@ def _as_account(account: Account, argv: list[str], env: dict[str, str]) -> tuple
     return wrapped, {"env": {"PATH": JOB_PATH}}
 
 
-def _processes_of(uid: int) -> bool:
-    """Whether any live (not zombie) process has `uid` as its real uid."""
+def _processes_of(uid: int) -> tuple[int, int]:
+    """How many processes have `uid` as their real uid: (live, zombie)."""
+    live = zombies = 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
         except (OSError, ValueError):
             continue
-        if int(fields["Uid"].split()[0]) == uid and not fields["State"].strip().startswith("Z"):
-            return True
-    return False
+        if int(fields["Uid"].split()[0]) == uid:
+            if fields["State"].strip().startswith("Z"):
+                zombies += 1
+            else:
+                live += 1
+    return live, zombies
 
 
 def _signal_all_as(account: Account) -> None:
@@ -124,11 +130,16 @@ def _signal_all_as(account: Account) -> None:
 
 
 def kill_account(account: Account) -> None:
-    """Kill every process of the account, again while any is left (one forking meanwhile)."""
-    for _ in range(KILL_ROUNDS):
-        if not _processes_of(account.uid):
+    """Kill every process of the account, again while any is left (one forking meanwhile),
+    then give init a moment to reap them: zombies still count against the next job's
+    process limit."""
+    deadline = time.monotonic() + KILL_SECONDS
+    while time.monotonic() < deadline:
+        live, zombies = _processes_of(account.uid)
+        if live:
+            _signal_all_as(account)
+        elif not zombies:
             return
-        _signal_all_as(account)
         time.sleep(0.05)
 
 
@@ -150,7 +161,15 @@ def _environment(spec: ExecSpec, io: IoDir, home: Path, secrets: dict) -> dict[s
     return env
 
 
+def _limit_processes(limit: int):
+    """RLIMIT_NPROC for the job: counted per uid, and the slot's account runs nothing but this
+    job, so it bounds the job's processes and threads the way a container's pids limit does."""
+    return lambda: resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+
+
 def run(spec: ExecSpec, io: IoDir) -> ExecResult:
+    if spec.gpus and not Path(NVIDIA_DEVICE).exists():
+        raise ExecutorError(f"the job asks for {spec.gpus} GPU(s) but this host has no NVIDIA GPU")
     account = slot_account()
     secrets = sandbox.install_secrets(
         spec.profile,
@@ -174,6 +193,7 @@ def run(spec: ExecSpec, io: IoDir) -> ExecResult:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_limit_processes(spec.profile.pids_limit),
                 **options,
             )
         except OSError as exc:
