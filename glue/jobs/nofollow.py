@@ -53,12 +53,11 @@ def open_file(root: Path, rel: str) -> BinaryIO | None:
         raise NotRegular(f"{rel}: a part of its path is not a real folder") from None
     finally:
         os.close(fd)
-    f = os.fdopen(file_fd, "rb")
-    mode = os.fstat(f.fileno()).st_mode
+    mode = os.fstat(file_fd).st_mode
     if not stat.S_ISREG(mode):
-        f.close()
+        os.close(file_fd)
         raise NotRegular(f"{rel} is {_kind(mode)}")
-    return f
+    return os.fdopen(file_fd, "rb")
 
 
 def regular_files(src: Path, skipped: list[str]) -> Iterator[tuple[str, BinaryIO]]:
@@ -91,14 +90,14 @@ def _walk(dir_fd: int, prefix: str, skipped: list[str]) -> Iterator[tuple[str, B
                 if not stat.S_ISREG(mode):
                     skipped.append(f"{rel}: {_kind(mode)}, not uploaded")
                     continue
-                f = os.fdopen(os.open(name, _FILE, dir_fd=dir_fd), "rb")
+                fd = os.open(name, _FILE, dir_fd=dir_fd)
             except OSError as exc:  # replaced meanwhile, or unreadable for the worker
                 skipped.append(f"{rel}: {exc.strerror or exc}, not uploaded")
                 continue
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                f.close()
+            if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the stat above
+                os.close(fd)
                 skipped.append(f"{rel}: not a regular file, not uploaded")
                 continue
-            yield rel.partition("/")[2], f
+            yield rel.partition("/")[2], os.fdopen(fd, "rb")
     finally:
         os.close(dir_fd)
