@@ -171,6 +171,9 @@ def run(spec: ExecSpec, io: IoDir) -> ExecResult:
     if spec.gpus and not Path(NVIDIA_DEVICE).exists():
         raise ExecutorError(f"the job asks for {spec.gpus} GPU(s) but this host has no NVIDIA GPU")
     account = slot_account()
+    # Whatever an earlier job of this slot left (its horse killed outright) goes first: it
+    # would share this job's group and count against its process limit.
+    kill_account(account)
     secrets = sandbox.install_secrets(
         spec.profile,
         slot.current().settings.secrets_dir,
