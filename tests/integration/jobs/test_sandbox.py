@@ -51,11 +51,15 @@ def test_a_running_container_shows_the_default_profile(
     on_jobs = run_one(engine, tmp_path, "jobsnet", INTERFACES, *image, "--timeout", "90")
     no_net = run_one(engine, tmp_path, "nonet", INTERFACES, *image, "--network", "none")
 
-    def running(run_id: str):
-        found = [c for c in containers_of(run_id) if c.status == "running"]
-        return found[0] if found else None
+    def answered(run_id: str):
+        """The run's container once it runs and its scenario has answered (then it waits)."""
+        for container in containers_of(run_id):
+            answer = Path(container.attrs["Mounts"][0]["Source"]) / "results" / "result.json"
+            if container.status == "running" and answer.exists() and answer.stat().st_size:
+                return container
+        return None
 
-    container = engine.wait("the job's container to run", lambda: running(on_jobs))
+    container = engine.wait("the job's container to run", lambda: answered(on_jobs))
     host = container.attrs["HostConfig"]
     assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
     assert host["SecurityOpt"] == ["no-new-privileges"]  # no seccomp=unconfined: the default
@@ -73,7 +77,7 @@ def test_a_running_container_shows_the_default_profile(
     assert list(container.attrs["NetworkSettings"]["Networks"]) == ["simfleet-jobs"]
     network = docker.from_env().networks.get("simfleet-jobs")
     assert network.attrs["Options"] == JOBS_BRIDGE_OPTIONS
-    isolated = engine.wait("the no-network container to run", lambda: running(no_net))
+    isolated = engine.wait("the no-network container to run", lambda: answered(no_net))
     assert isolated.attrs["HostConfig"]["NetworkMode"] == "none"
     container.kill()
     isolated.kill()
