@@ -72,8 +72,12 @@ class IoDir:
 
     @classmethod
     def create(cls, folder: Path) -> IoDir:
-        """A fresh job folder; leftovers of an earlier attempt at the same job are dropped."""
+        """A fresh job folder; leftovers of an earlier attempt at the same job are dropped, or
+        moved aside when the worker cannot delete them (files of a slot account whose job was
+        killed outright)."""
         shutil.rmtree(folder, ignore_errors=True)
+        if os.path.lexists(folder):
+            folder.rename(folder.with_name(f"{folder.name}.stale-{os.urandom(4).hex()}"))
         folder.mkdir(mode=0o711)
         io = cls(folder)
         io.root.mkdir(mode=0o700)
