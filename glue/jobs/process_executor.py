@@ -15,6 +15,7 @@ PATH, which is all that activating one does for a non-interactive command.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import resource
@@ -44,8 +45,14 @@ from glue.jobs.executor import (
 JOB_PATH = "/usr/local/bin:/usr/bin:/bin"
 KILL_SECONDS = 10
 NVIDIA_DEVICE = "/dev/nvidiactl"
-# Run as the slot's account: signal every process that account may signal, i.e. its own.
-_KILL_ALL = "import os, signal\ntry:\n os.kill(-1, signal.SIGKILL)\nexcept OSError:\n pass"
+# Run as the slot's account: SIGKILL the pids given as arguments.
+_KILL = """import os, sys
+for pid in sys.argv[1:]:
+    try:
+        os.kill(int(pid), 9)
+    except OSError:
+        pass
+"""
 
 
 @dataclass(frozen=True)
@@ -93,39 +100,51 @@ def _as_account(account: Account, argv: list[str], env: dict[str, str]) -> tuple
     return wrapped, {"env": {"PATH": JOB_PATH}}
 
 
-def _processes_of(uid: int) -> tuple[int, int]:
-    """How many processes have `uid` as their real uid: (live, zombie)."""
-    live = zombies = 0
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
-        except (OSError, ValueError):
-            continue
-        if int(fields["Uid"].split()[0]) == uid:
-            if fields["State"].strip().startswith("Z"):
-                zombies += 1
-            else:
-                live += 1
-    return live, zombies
+def _status(pid: str) -> dict[str, str] | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
-def _signal_all_as(account: Account) -> None:
-    """kill(-1, SIGKILL) as the account: every process it owns, and nothing else."""
+def _job_processes(uid: int) -> tuple[list[int], int]:
+    """The account's processes, as (live pids, zombie count): those in the worker's own PID
+    namespace, plus their descendants in PID namespaces the job made. A container elsewhere
+    on the host that happens to run with the same uid is neither, and is left alone."""
+    depth = len(_status("self")["NSpid"].split())
+    table = {}
+    for entry in Path("/proc").iterdir():
+        status = _status(entry.name) if entry.name.isdigit() else None
+        if status and int(status["Uid"].split()[0]) == uid:
+            table[int(entry.name)] = status
+    found = {pid for pid, st in table.items() if len(st["NSpid"].split()) == depth}
+    while more := {pid for pid, st in table.items() if int(st["PPid"]) in found} - found:
+        found |= more
+    zombies = {pid for pid in found if table[pid]["State"].strip().startswith("Z")}
+    return sorted(found - zombies), len(zombies)
+
+
+def _kill_as(account: Account, pids: list[int]) -> None:
+    """SIGKILL the pids as the account itself, so that the kernel refuses any pid reused
+    meanwhile by a process of someone else."""
     if os.getuid() == 0:
-        pid = os.fork()
-        if pid == 0:  # only system calls here: the parent has threads
+        child = os.fork()
+        if child == 0:  # only system calls here: the parent has threads
             try:
                 os.setgroups([])
                 os.setgid(account.gid)
                 os.setuid(account.uid)
-                os.kill(-1, signal.SIGKILL)
+                for pid in pids:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
             finally:
                 os._exit(0)
-        os.waitpid(pid, 0)
+        os.waitpid(child, 0)
         return
     # The base interpreter, not the worker's venv: any account can run it.
     python = os.path.realpath(sys.executable)
-    argv, options = _as_account(account, [python, "-c", _KILL_ALL], {})
+    argv, options = _as_account(account, [python, "-c", _KILL, *map(str, pids)], {})
     subprocess.run(argv, **options, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
 
 
@@ -135,9 +154,9 @@ def kill_account(account: Account) -> None:
     process limit."""
     deadline = time.monotonic() + KILL_SECONDS
     while time.monotonic() < deadline:
-        live, zombies = _processes_of(account.uid)
+        live, zombies = _job_processes(account.uid)
         if live:
-            _signal_all_as(account)
+            _kill_as(account, live)
         elif not zombies:
             return
         time.sleep(0.05)

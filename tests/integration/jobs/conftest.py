@@ -122,6 +122,7 @@ class Engine:
 
 
 SLOT_ACCOUNTS = 4
+ACCOUNT_UIDS = 3_000_000
 
 
 @pytest.fixture(scope="session")
@@ -132,11 +133,17 @@ def job_users() -> Iterator[str | None]:
     if os.getuid() != 0:
         yield None
         return
-    prefix = f"sfj{uuid.uuid4().hex[:6]}-"
+    token = uuid.uuid4()
+    prefix = f"sfj{token.hex[:6]}-"
     names = [f"{prefix}{n}" for n in range(1, SLOT_ACCOUNTS + 1)]
-    for name in names:
+    # Far above the uids system accounts and images use: containers of other tests or labs
+    # on this machine never run as them.
+    base = ACCOUNT_UIDS + token.int % 100_000 * 10
+    for n, name in enumerate(names, 1):
+        ids = ["--uid", str(base + n), "--gid", str(base + n)]
+        subprocess.run(["groupadd", "--gid", str(base + n), name], check=True)
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            ["useradd", *ids, "--no-create-home", "--shell", "/usr/sbin/nologin", name],
             check=True,
         )
     try:
@@ -144,6 +151,7 @@ def job_users() -> Iterator[str | None]:
     finally:
         for name in names:
             subprocess.run(["userdel", name], check=False)
+            subprocess.run(["groupdel", name], check=False, stderr=subprocess.DEVNULL)
 
 
 @pytest.fixture
