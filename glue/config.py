@@ -49,6 +49,13 @@ class Settings:
     memory: str | None = None
     gpus: int = 0
     venv: str | None = None
+    # The job's sandbox: what a run asks for, each bounded by the worker's allowances below.
+    network: str = "jobs"
+    read_only_root: bool = True
+    pids_limit: int = 256
+    shm_size: str = "64m"
+    secrets: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
     # Where and how a worker host runs them.
     slots: int = field(default_factory=lambda: os.cpu_count() or 1)
     heartbeat: int = 10
@@ -56,11 +63,28 @@ class Settings:
     workdir: str | None = None
     venv_root: str = "~/.virtualenvs"
     s3_endpoint_url: str | None = None
+    # The worker's side of the sandbox: what it allows a run, and whom jobs run as.
+    job_network: str = "simfleet-jobs"
+    allow_networks: list[str] = field(default_factory=lambda: ["jobs", "none"])
+    allow_writable_root: bool = False
+    max_pids_limit: int = 1024
+    max_shm_size: str = "1g"
+    job_uid: int = 65534
+    job_users: str | None = None
+    secrets_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
             raise ConfigError(f"executor {self.executor!r} is not one of: {', '.join(EXECUTORS)}")
-        for name in ("timeout", "slots", "heartbeat", "maintenance_interval"):
+        for name in (
+            "timeout",
+            "slots",
+            "heartbeat",
+            "maintenance_interval",
+            "pids_limit",
+            "max_pids_limit",
+            "job_uid",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         for name in ("retries", "gpus"):
@@ -100,11 +124,23 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             if not isinstance(items, list):
                 raise TypeError
             return [str(item).strip() for item in items if str(item).strip()]
+        if kind is bool:
+            return _boolean(value)
         if isinstance(value, bool | dict | list) or (kind is int and isinstance(value, float)):
             raise TypeError
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{origin}: {name} must be {kind.__name__}, not {value!r}") from None
+
+
+def _boolean(value: Any) -> bool:
+    """YAML's true/false, or the same words (and 1/0, yes/no) from the environment."""
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise TypeError
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -145,6 +181,11 @@ def load(
     layers.update(read_env(environ))
     layers.update({k: v for k, v in (flags or {}).items() if k in NAMES and v is not None})
     return replace(Settings(), **layers)
+
+
+def config_path(args: argparse.Namespace) -> str | None:
+    """The glue.yml a command line reads, if any (--config, else $GLUE_CONFIG)."""
+    return args.config or os.environ.get(CONFIG_ENV)
 
 
 def from_args(args: argparse.Namespace) -> Settings:

@@ -8,7 +8,7 @@ import sys
 
 from glue import config
 from glue.errors import GlueError
-from glue.jobs import connection, naming, progress, reducers, submit
+from glue.jobs import connection, naming, progress, reducers, sandbox, submit
 from glue.jobs.job import publish_summary
 from glue.jobs.locations import open_location, results_beside
 from glue.jobs.runstate import RunState
@@ -20,9 +20,21 @@ def run_command(args: argparse.Namespace) -> int:
     reducers.parse_all(settings.reduce)
     source = open_location(args.source, settings.s3_endpoint_url)
     results = settings.results or results_beside(args.source)
+    # Workers check every job against their own bounds; with a glue.yml we know them here too.
+    profile = sandbox.Profile.of(settings)
+    if config.config_path(args):
+        sandbox.check(profile, settings)
     listing = source.scenarios(settings.pattern, exclude=results)
+    keys = []
     for key, why in listing.refused:
         print(f"glue: skipping key {key!r}: {why}", file=sys.stderr)
+    for key in listing.keys:
+        why = sandbox.key_refusal(key)
+        if why:
+            print(f"glue: skipping key {key!r}: {why}", file=sys.stderr)
+        else:
+            keys.append(key)
+    listing = listing._replace(keys=keys)
     if not listing.keys:
         raise GlueError(f"no scenarios matching {settings.pattern!r} under {source.url}")
     results = open_location(results, settings.s3_endpoint_url).url
@@ -118,6 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="venv or conda env to run in (process executor): a path, or a name under "
         "the workers' venv_root",
     )
+    _add_sandbox_options(p)
     p.add_argument("--s3-endpoint-url", metavar="URL", help="S3 endpoint (Ceph RGW)")
     p.add_argument(
         "--dry-run",
@@ -133,3 +146,60 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     config.add_common_options(p)
     p.set_defaults(func=run_command)
+
+
+SANDBOX_HELP = """The job sandbox is on by default; a run may relax it only as far as the
+workers' glue.yml allows (allow_networks, allow_writable_root, max_pids_limit, max_shm_size).
+Containers run as a non-root uid, with every capability dropped, no-new-privileges, Docker's
+default seccomp profile, a pids limit, a read-only root with tmpfs /tmp and HOME, --init,
+private IPC, swap equal to --memory, only the io-dir mounted (plus --secret files,
+read-only), on the jobs network. Process jobs run as the slot's own unprivileged account
+with an allowlisted environment, and every process of that account is killed when the job
+ends."""
+
+
+def _add_sandbox_options(p: argparse.ArgumentParser) -> None:
+    defaults = config.Settings
+    group = p.add_argument_group("sandbox", SANDBOX_HELP)
+    group.add_argument(
+        "--network",
+        metavar="NAME",
+        help="network of the job's container: jobs (the workers' job_network, no route to the "
+        "fleet's services), none (no network at all), or another name a worker allows "
+        f"(default: {defaults.network})",
+    )
+    group.add_argument(
+        "--read-only-root",
+        action=argparse.BooleanOptionalAction,
+        help="container root filesystem read-only; --no-read-only-root needs "
+        "allow_writable_root on the workers (default: read-only)",
+    )
+    group.add_argument(
+        "--pids-limit",
+        type=int,
+        metavar="N",
+        help=f"most processes and threads in a container, bounded by the workers' "
+        f"max_pids_limit (default: {defaults.pids_limit})",
+    )
+    group.add_argument(
+        "--shm-size",
+        metavar="SIZE",
+        help=f"/dev/shm size, e.g. 1g for PyTorch data loaders, bounded by the workers' "
+        f"max_shm_size (default: {defaults.shm_size})",
+    )
+    group.add_argument(
+        "--secret",
+        dest="secrets",
+        action="append",
+        metavar="NAME",
+        help="repeatable: the worker's secret file NAME (in its secrets_dir), given to the job "
+        "read-only as $SIMFLEET_SECRETS/NAME (/run/secrets/NAME in a container); the value is "
+        "never in job.json, logs or the summary",
+    )
+    group.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="repeatable: an environment variable for the job (not for secrets: it is stored "
+        "with the job); jobs get no other variable of the worker but proxies, LANG and TZ",
+    )

@@ -1,8 +1,12 @@
 """Run a scenario in a container through the Docker SDK, and never leave the container behind.
 
-The container runs detached with the io-dir mounted at /io, as the worker's own uid (so the
-worker can delete what the scenario wrote). Its output is fetched with timestamps into
-logs/output.log, and start, end, exit code and OOM-kill come from `docker inspect`. The
+The container runs detached with the io-dir mounted at /io and the default profile of the job
+sandbox: the worker's own uid (never 0: a root worker uses `job_uid`), every capability
+dropped, no-new-privileges, Docker's default seccomp profile, a pids limit, a read-only root
+with tmpfs /tmp and HOME, an init process, private IPC, swap equal to the memory limit, and
+the jobs network (or none). Nothing else of the host is mounted but the run's secrets,
+read-only. Its output is fetched with timestamps into the worker's own log file, and start,
+end, exit code and OOM-kill come from `docker inspect`. The
 container is removed on every path out: normal end, timeout, an exception, and - through
 cleanup_on_terminate - the work horse being told to terminate. Containers carry labels naming
 their host and the process that owns them, so reap_orphans() can remove the few a SIGKILL of
@@ -23,6 +27,7 @@ import requests.exceptions
 from docker.models.containers import Container
 from docker.types import DeviceRequest
 
+from glue.jobs import sandbox, slot
 from glue.jobs.executor import (
     FAILED,
     SUCCEEDED,
@@ -36,6 +41,8 @@ from glue.jobs.executor import (
 )
 
 IO_MOUNT = "/io"
+HOME = "/home/simfleet"
+TMPFS = "rw,nosuid,nodev,mode=1777"
 LABEL = "org.simfleet.glue"
 HOST_LABEL = f"{LABEL}.host"
 OWNER_LABEL = f"{LABEL}.owner"
@@ -102,6 +109,36 @@ def _device_requests(client: docker.DockerClient, gpus: int) -> list[DeviceReque
     return [DeviceRequest(count=gpus, capabilities=[["gpu"]])]
 
 
+def _network(client: docker.DockerClient, spec: ExecSpec) -> dict[str, str]:
+    """The create() options for the run's network; the jobs network is made when missing
+    (the docker role makes it on a fleet host; this keeps a bare engine working)."""
+    wanted = spec.profile.network
+    if wanted == sandbox.NO_NETWORK:
+        return {"network_mode": "none"}
+    if wanted != sandbox.JOBS_NETWORK:
+        return {"network": wanted}
+    name = slot.current().settings.job_network
+    try:
+        client.networks.get(name)
+    except docker.errors.NotFound:
+        try:
+            client.networks.create(
+                name, driver="bridge", options=sandbox.JOBS_BRIDGE_OPTIONS, check_duplicate=True
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code != CONFLICT:  # another slot made it meanwhile
+                raise
+    return {"network": name}
+
+
+def job_user() -> tuple[int, int]:
+    """The uid:gid containers run as: the worker's own, or job_uid for a worker run as root."""
+    if os.getuid() == 0:
+        uid = slot.current().settings.job_uid
+        return uid, uid
+    return os.getuid(), os.getgid()
+
+
 def _remove(client: docker.DockerClient, name: str) -> None:
     with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(name).remove(force=True)
@@ -111,6 +148,17 @@ def _create(client: docker.DockerClient, spec: ExecSpec, io: IoDir) -> Container
     """Create the job's container. A missing image is pulled, and a container left by an
     earlier attempt at this job (it holds the name) removed, only when create asks for it:
     the usual case costs one API call."""
+    uid, gid = job_user()
+    io.hand_to(uid, gid)
+    secrets = sandbox.install_secrets(
+        spec.profile, slot.current().settings.secrets_dir, io.private, uid, gid
+    )
+    volumes = {str(io.root): {"bind": IO_MOUNT, "mode": "rw"}}
+    for name, copy in secrets.items():
+        volumes[str(copy)] = {"bind": f"{sandbox.SECRETS_MOUNT}/{name}", "mode": "ro"}
+    environment = {**spec.environment(IO_MOUNT), "HOME": HOME}
+    if secrets:
+        environment[sandbox.SECRETS_ENV] = sandbox.SECRETS_MOUNT
     options = dict(
         command=spec.argv(IO_MOUNT),
         name=spec.name,
@@ -120,14 +168,23 @@ def _create(client: docker.DockerClient, spec: ExecSpec, io: IoDir) -> Container
             HOST_LABEL: spec.host,
             OWNER_LABEL: owner_label(),
         },
-        environment=spec.environment(IO_MOUNT),
-        volumes={str(io.root): {"bind": IO_MOUNT, "mode": "rw"}},
+        environment=environment,
+        volumes=volumes,
         working_dir=IO_MOUNT,
-        user=f"{os.getuid()}:{os.getgid()}",
+        user=f"{uid}:{gid}",
         nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
         mem_limit=spec.memory,
         memswap_limit=spec.memory,
         device_requests=_device_requests(client, spec.gpus),
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        pids_limit=spec.profile.pids_limit,
+        read_only=spec.profile.read_only_root,
+        tmpfs={"/tmp": TMPFS, HOME: TMPFS},
+        init=True,
+        ipc_mode="private",
+        shm_size=spec.profile.shm_size,
+        **_network(client, spec),
     )
     for _ in range(3):
         try:
@@ -158,7 +215,7 @@ def run(spec: ExecSpec, io: IoDir) -> ExecResult:
                 container.kill()
                 container.wait(timeout=60)
                 timed_out = True
-            with io.log.open("ab") as log:
+            with io.open_log() as log:
                 for chunk in container.logs(stdout=True, stderr=True, timestamps=True, stream=True):
                     log.write(chunk)
             container.reload()

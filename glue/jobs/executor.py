@@ -2,8 +2,9 @@
 and the cleanups a dying work horse must still run.
 
 The io-dir is the whole contract with a scenario: its file in inputs/, the job's settings in
-configs/job.json, its answer in results/result.json, its output (with timestamps) in
-logs/output.log. The scenario finds the io-dir in $SIMFLEET_IO.
+configs/job.json, its answer in results/result.json, anything else it wants kept in results/
+and logs/. The scenario finds the io-dir in $SIMFLEET_IO. Its output (with timestamps) is
+written by the worker into a file outside the io-dir, uploaded as logs/output.log.
 """
 
 from __future__ import annotations
@@ -11,23 +12,40 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shlex
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 from glue.errors import GlueError
+from glue.jobs import nofollow
+from glue.jobs.sandbox import Profile
 
 SUBDIRS = ("inputs", "configs", "results", "logs")
 LOG_NAME = "output.log"
 RESULT_NAME = "result.json"
 TAIL_LINES = 30
 TAIL_BYTES = 4096
-# The environment variables a job passes on from the worker (proxies, in both spellings).
-PASS_ENV = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
+# What a job gets of the worker's environment: proxies (in both spellings), language and
+# time zone. Nothing else: the worker's own variables hold its S3 keys and Redis URL.
+PASS_ENV = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+)
+# Commands whose script argument (after -c) is shell code: values go in shell-quoted.
+SHELLS = ("sh", "bash", "dash", "ash", "ksh", "zsh")
 
 SUCCEEDED, FAILED, TIMED_OUT = "succeeded", "failed", "timed_out"
 
@@ -44,15 +62,32 @@ def iso_utc(moment: datetime | None = None) -> str:
 
 @dataclass(frozen=True)
 class IoDir:
-    root: Path
+    """A job's folder: the io-dir handed to the scenario (`root`), and beside it what only
+    the worker writes - the output log, and copies of the run's secrets for a container.
+
+    The folder is the worker's, mode 0711: the job's account may pass through it to its
+    io-dir but cannot list it, nor replace the log the worker appends to."""
+
+    folder: Path
 
     @classmethod
-    def create(cls, root: Path) -> IoDir:
-        """A fresh io-dir; leftovers of an earlier attempt at the same job are dropped."""
-        shutil.rmtree(root, ignore_errors=True)
+    def create(cls, folder: Path) -> IoDir:
+        """A fresh job folder; leftovers of an earlier attempt at the same job are dropped, or
+        moved aside when the worker cannot delete them (files of a slot account whose job was
+        killed outright)."""
+        shutil.rmtree(folder, ignore_errors=True)
+        if os.path.lexists(folder):
+            folder.rename(folder.with_name(f"{folder.name}.stale-{os.urandom(4).hex()}"))
+        folder.mkdir(mode=0o711)
+        io = cls(folder)
+        io.root.mkdir(mode=0o700)
         for sub in SUBDIRS:
-            (root / sub).mkdir(parents=True)
-        return cls(root)
+            (io.root / sub).mkdir(mode=0o700)
+        return io
+
+    @property
+    def root(self) -> Path:
+        return self.folder / "io"
 
     @property
     def inputs(self) -> Path:
@@ -72,29 +107,85 @@ class IoDir:
 
     @property
     def log(self) -> Path:
-        return self.logs / LOG_NAME
+        """The output log: the worker's file, uploaded as logs/output.log."""
+        return self.folder / LOG_NAME
+
+    @property
+    def private(self) -> Path:
+        return self.folder / "private"
+
+    def open_log(self) -> BinaryIO:
+        """The output log, opened for appending by the worker (never through a link) before
+        the job starts, and written through that one descriptor."""
+        fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        return os.fdopen(fd, "ab")
+
+    def hand_to(self, uid: int, gid: int) -> None:
+        """Let the job's account write in the io-dir. A root worker gives it the io-dir; a
+        worker running jobs as another account shares it through that account's group
+        (setgid folders, so what the job makes stays in the group)."""
+        paths = [self.root, *(self.root / sub for sub in SUBDIRS)]
+        paths += [p for p in self.root.rglob("*") if p not in paths]
+        for path in paths:
+            if os.getuid() == 0:
+                os.lchown(path, uid, gid)
+            elif uid != os.getuid():
+                os.lchown(path, -1, gid)
+                if path.is_dir():
+                    path.chmod(0o2770)
+                else:
+                    path.chmod(0o640)
 
     def result(self) -> Any:
-        """The scenario's results/result.json, None when it wrote none."""
-        path = self.results / RESULT_NAME
-        if not path.is_file():
-            return None
+        """The scenario's results/result.json, None when it wrote none; never read through a
+        link, nor from anything but a regular file."""
         try:
-            return json.loads(path.read_text())
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ValueError(f"results/{RESULT_NAME} is not valid JSON: {exc}") from None
+            f = nofollow.open_file(self.root, f"results/{RESULT_NAME}")
+        except OSError as exc:
+            raise ValueError(f"results/{RESULT_NAME} cannot be read: {exc}") from None
+        if f is None:
+            return None
+        with f:
+            try:
+                return json.loads(f.read())
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ValueError(f"results/{RESULT_NAME} is not valid JSON: {exc}") from None
 
     def log_tail(self) -> str:
         """The last lines of the scenario's output, for the run summary of a failure."""
-        if not self.log.is_file():
+        try:
+            f = nofollow.open_file(self.folder, LOG_NAME)
+        except OSError:
+            f = None
+        if f is None:
             return ""
-        with self.log.open("rb") as f:
-            f.seek(max(0, self.log.stat().st_size - TAIL_BYTES))
+        with f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL_BYTES))
             text = f.read().decode(errors="replace")
         return "\n".join(text.splitlines()[-TAIL_LINES:])
 
     def remove(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def fill_command(command: list[str], values: dict[str, str]) -> list[str]:
+    """The command with {scenario} and {io} filled in, in one pass (a value is never filled
+    in again), each value one plain argv element's text; in a shell's -c script
+    (`sh -c '...'`) the values go in shell-quoted, so no key can add shell code."""
+    script = None
+    if command and PurePosixPath(command[0]).name in SHELLS:
+        for i, arg in enumerate(command[1:], 1):
+            if not arg.startswith("-"):
+                options = "".join(a for a in command[1:i] if not a.startswith("--"))
+                script = i if "c" in options else None
+                break
+    pattern = re.compile("|".join(re.escape("{" + name + "}") for name in values))
+    plain = {"{" + name + "}": value for name, value in values.items()}
+    quoted = {key: shlex.quote(value) for key, value in plain.items()}
+    return [
+        pattern.sub(lambda m, table=(quoted if i == script else plain): table[m[0]], arg)
+        for i, arg in enumerate(command)
+    ]
 
 
 @dataclass(frozen=True)
@@ -115,14 +206,16 @@ class ExecSpec:
     memory: str | None = None
     gpus: int = 0
     venv: str | None = None
+    profile: Profile = field(default_factory=Profile)
 
     def argv(self, io_root: str) -> list[str]:
         scenario = f"{io_root}/inputs/{self.scenario_file}"
-        return [a.replace("{scenario}", scenario).replace("{io}", io_root) for a in self.command]
+        return fill_command(self.command, {"scenario": scenario, "io": io_root})
 
     def environment(self, io_root: str) -> dict[str, str]:
+        """The job's whole environment but PATH and HOME, which each executor sets."""
         passed = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
-        return {**passed, **self.env, "SIMFLEET_IO": io_root}
+        return {**passed, **self.profile.env, **self.env, "SIMFLEET_IO": io_root}
 
 
 @dataclass(frozen=True)

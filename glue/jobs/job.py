@@ -25,9 +25,10 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job, get_current_job
 
 from glue.errors import GlueError
-from glue.jobs import docker_executor, process_executor, slot
+from glue.jobs import docker_executor, nofollow, process_executor, sandbox, slot
 from glue.jobs.executor import (
     FAILED,
+    LOG_NAME,
     SUCCEEDED,
     ExecResult,
     ExecSpec,
@@ -95,7 +96,7 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
     with cleanup_on_terminate(io.remove):
         try:
             outcome = _execute(job, spec, io)
-            _upload(spec, outcome, io)
+            outcome = _upload(spec, outcome, io)
         finally:
             io.remove()
     if outcome["status"] != SUCCEEDED:
@@ -107,6 +108,11 @@ def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
     """Fetch the scenario into the io-dir, run it, and describe how it went."""
     here = slot.current()
     run_id, scenario = spec["run_id"], spec["scenario"]
+    why = sandbox.key_refusal(scenario)
+    if why:
+        raise sandbox.Refused(f"scenario key {scenario!r} cannot be passed to a command: {why}")
+    profile = sandbox.Profile.of(spec)
+    sandbox.check(profile, here.settings)
     name = PurePosixPath(scenario).name
     open_location(spec["source"], here.settings.s3_endpoint_url).fetch(scenario, io.inputs / name)
     about = {**spec, "job_id": job.id, "attempt": job.meta["attempt"]}
@@ -126,6 +132,7 @@ def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
             memory=spec.get("memory"),
             gpus=spec.get("gpus", 0),
             venv=process_executor.resolve_venv(venv, here.settings.venv_root) if venv else None,
+            profile=profile,
         ),
         io,
     )
@@ -145,13 +152,25 @@ def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
     return outcome
 
 
-def _upload(spec: dict[str, Any], outcome: dict[str, Any], io: IoDir) -> None:
-    """results/, logs/ and outcome.json to <results>/<run>/<scenario>/, overwriting."""
+def _upload(spec: dict[str, Any], outcome: dict[str, Any], io: IoDir) -> dict[str, Any]:
+    """results/, logs/ (with the worker's output log) and outcome.json to
+    <results>/<run>/<scenario>/, overwriting; the outcome gains notes on what was skipped."""
     results = open_location(spec["results"], slot.current().settings.s3_endpoint_url)
     base = f"{spec['run_id']}/{spec['scenario']}"
-    results.upload_dir(io.results, f"{base}/results")
-    results.upload_dir(io.logs, f"{base}/logs")
+    notes = results.upload_dir(io.results, f"{base}/results")
+    notes += results.upload_dir(io.logs, f"{base}/logs")
+    # The worker's own log replaces whatever the scenario left under that name.
+    try:
+        log = nofollow.open_file(io.folder, LOG_NAME)
+    except OSError:
+        log = None
+    if log is not None:
+        with log:
+            results.write_bytes(f"{base}/logs/{LOG_NAME}", log.read())
+    if notes:
+        outcome = {**outcome, "notes": notes}
     results.write_bytes(f"{base}/outcome.json", json.dumps(outcome, indent=2).encode())
+    return outcome
 
 
 def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:

@@ -12,7 +12,6 @@ import fnmatch
 import functools
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple, Protocol
 
@@ -20,6 +19,7 @@ import botocore.exceptions
 
 from glue.atomic import atomic_write
 from glue.errors import GlueError
+from glue.jobs.nofollow import regular_files
 from glue.s3.client import S3Settings, explain, is_s3_url, make_client, parse_s3_url
 from glue.s3.keys import is_dir_marker, refusal
 from glue.s3.listing import list_remote
@@ -40,7 +40,10 @@ class Location(Protocol):
 
     def fetch(self, key: str, dest: Path) -> None: ...
 
-    def upload_dir(self, src: Path, rel: str) -> None: ...
+    def upload_dir(self, src: Path, rel: str) -> list[str]:
+        """Upload the regular files under src; returns what was skipped and why (links,
+        devices, FIFOs, sockets: a job's folder is never read through a link)."""
+        ...
 
     def write_bytes(self, rel: str, data: bytes) -> None: ...
 
@@ -54,12 +57,6 @@ def _checked(rel: str, url: str) -> str:
     if why:
         raise GlueError(f"refusing key {rel!r} under {url}: {why}")
     return rel
-
-
-def _files(src: Path) -> Iterator[tuple[Path, str]]:
-    for path in sorted(src.rglob("*")):
-        if path.is_file():
-            yield path, path.relative_to(src).as_posix()
 
 
 class LocalFolder:
@@ -107,9 +104,15 @@ class LocalFolder:
         except OSError as exc:
             raise GlueError(f"cannot read {rel} from {self.url}: {exc.strerror}") from None
 
-    def upload_dir(self, src: Path, rel: str) -> None:
-        for path, sub in _files(src):
-            self.write_bytes(f"{rel}/{sub}", path.read_bytes())
+    def upload_dir(self, src: Path, rel: str) -> list[str]:
+        skipped: list[str] = []
+        for sub, f in regular_files(src, skipped):
+            with f:
+                target = self._path(f"{rel}/{sub}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_write(target) as out:
+                    shutil.copyfileobj(f, out)
+        return skipped
 
 
 def shared_client(endpoint_url: str | None):
@@ -194,14 +197,17 @@ class S3Prefix:
         except Exception as exc:
             raise explain(exc, self.client, self._parsed.bucket) from None
 
-    def upload_dir(self, src: Path, rel: str) -> None:
-        for path, sub in _files(src):
-            try:
-                self.client.upload_file(str(path), self._parsed.bucket, self._key(f"{rel}/{sub}"))
-            except GlueError:
-                raise
-            except Exception as exc:
-                raise explain(exc, self.client, self._parsed.bucket) from None
+    def upload_dir(self, src: Path, rel: str) -> list[str]:
+        skipped: list[str] = []
+        for sub, f in regular_files(src, skipped):
+            with f:
+                try:
+                    self.client.upload_fileobj(f, self._parsed.bucket, self._key(f"{rel}/{sub}"))
+                except GlueError:
+                    raise
+                except Exception as exc:
+                    raise explain(exc, self.client, self._parsed.bucket) from None
+        return skipped
 
 
 def open_location(url: str, s3_endpoint_url: str | None = None) -> Location:

@@ -1,8 +1,14 @@
 """Run a scenario as a subprocess on the worker host, with the same io-dir, timeout and logs as
-the container executor.
+the container executor, as the job slot's own unprivileged account.
 
-The command runs in a session of its own, so on timeout, on termination of the work horse, and
-after it ends, its whole process group is killed: nothing a scenario starts outlives its job.
+Each slot has an account of its own (glue.yml `job_users`, e.g. `simfleet-job{slot}`, made
+by the worker role: not in the docker group, no access to /etc/simfleet or the worker's
+home), the way HTCondor's dedicated slot users work. A worker running as root switches to it
+directly; otherwise through the narrow sudo rule the worker role writes. The job gets only an
+allowlisted environment. Because the account runs nothing but this slot's job, every process
+it owns is the job's: at the end of the job, at its timeout and when the work horse is told to
+terminate, all of them are killed - setsid and double-forked children included - and only
+then is the output pump waited for, so a child holding the pipe cannot hang the job.
 A venv (or a conda env: both keep their programs in bin/) is used by putting its bin/ first on
 PATH, which is all that activating one does for a non-interactive command.
 """
@@ -11,12 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
+import resource
 import signal
 import subprocess
+import sys
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from glue.jobs import sandbox, slot
 from glue.jobs.executor import (
     FAILED,
     SUCCEEDED,
@@ -29,6 +41,26 @@ from glue.jobs.executor import (
     iso_utc,
 )
 
+# The PATH a job starts from (a venv's bin/ goes first); the worker's own PATH is not passed.
+JOB_PATH = "/usr/local/bin:/usr/bin:/bin"
+KILL_SECONDS = 10
+NVIDIA_DEVICE = "/dev/nvidiactl"
+# Run as the slot's account: SIGKILL the pids given as arguments.
+_KILL = """import os, sys
+for pid in sys.argv[1:]:
+    try:
+        os.kill(int(pid), 9)
+    except OSError:
+        pass
+"""
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    uid: int
+    gid: int
+
 
 def resolve_venv(venv: str, venv_root: str) -> str:
     """A venv given by path, or by name under venv_root; it must have bin/python."""
@@ -38,55 +70,179 @@ def resolve_venv(venv: str, venv_root: str) -> str:
     return str(path.resolve())
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+def slot_account() -> Account:
+    """This slot's account from glue.yml's `job_users` pattern; never root nor the worker."""
+    here = slot.current()
+    pattern = here.settings.job_users
+    if not pattern:
+        raise ExecutorError(
+            "process jobs need job_users in glue.yml (one account per slot, e.g. "
+            "simfleet-job{slot}, made by the worker role); this worker has none"
+        )
+    name = pattern.replace("{slot}", str(here.number))
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise ExecutorError(
+            f"slot {here.number} has no account {name!r} on this host (job_users {pattern!r})"
+        ) from None
+    if entry.pw_uid in (0, os.getuid()):
+        raise ExecutorError(f"job account {name!r} is root or the worker itself: refused")
+    return Account(name, entry.pw_uid, entry.pw_gid)
 
 
-def _copy_with_timestamps(stream: IO[bytes], log: Path) -> None:
+def _as_account(account: Account, argv: list[str], env: dict[str, str]) -> tuple[list, dict]:
+    """The argv and Popen options that run `argv` as the account with exactly `env`."""
+    if os.getuid() == 0:
+        return argv, {"user": account.uid, "group": account.gid, "extra_groups": [], "env": env}
+    assignments = [f"{name}={value}" for name, value in env.items()]
+    wrapped = ["sudo", "-n", "-u", account.name, "--", "/usr/bin/env", "-i", *assignments, *argv]
+    return wrapped, {"env": {"PATH": JOB_PATH}}
+
+
+def _status(pid: str) -> dict[str, str] | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def _job_processes(uid: int) -> tuple[list[int], int]:
+    """The account's processes, as (live pids, zombie count): those in the worker's own PID
+    namespace, plus their descendants in PID namespaces the job made. A container elsewhere
+    on the host that happens to run with the same uid is neither, and is left alone."""
+    depth = len(_status("self")["NSpid"].split())
+    table = {}
+    for entry in Path("/proc").iterdir():
+        status = _status(entry.name) if entry.name.isdigit() else None
+        if status and int(status["Uid"].split()[0]) == uid:
+            table[int(entry.name)] = status
+    found = {pid for pid, st in table.items() if len(st["NSpid"].split()) == depth}
+    while more := {pid for pid, st in table.items() if int(st["PPid"]) in found} - found:
+        found |= more
+    zombies = {pid for pid in found if table[pid]["State"].strip().startswith("Z")}
+    return sorted(found - zombies), len(zombies)
+
+
+def _kill_as(account: Account, pids: list[int]) -> None:
+    """SIGKILL the pids as the account itself, so that the kernel refuses any pid reused
+    meanwhile by a process of someone else."""
+    if os.getuid() == 0:
+        child = os.fork()
+        if child == 0:  # only system calls here: the parent has threads
+            try:
+                os.setgroups([])
+                os.setgid(account.gid)
+                os.setuid(account.uid)
+                for pid in pids:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(child, 0)
+        return
+    # The base interpreter, not the worker's venv: any account can run it.
+    python = os.path.realpath(sys.executable)
+    argv, options = _as_account(account, [python, "-c", _KILL, *map(str, pids)], {})
+    subprocess.run(argv, **options, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+
+
+def kill_account(account: Account) -> None:
+    """Kill every process of the account, again while any is left (one forking meanwhile),
+    then give init a moment to reap them: zombies still count against the next job's
+    process limit."""
+    deadline = time.monotonic() + KILL_SECONDS
+    while time.monotonic() < deadline:
+        live, zombies = _job_processes(account.uid)
+        if live:
+            _kill_as(account, live)
+        elif not zombies:
+            return
+        time.sleep(0.05)
+
+
+def _copy_with_timestamps(stream: IO[bytes], io: IoDir) -> None:
     """Each output line prefixed with its time, like `docker logs --timestamps`."""
-    with log.open("ab") as out:
+    with io.open_log() as out:
         for line in iter(stream.readline, b""):
             out.write(iso_utc().encode() + b" " + line)
             out.flush()
 
 
-def run(spec: ExecSpec, io: IoDir) -> ExecResult:
-    io_root = str(io.root)
-    env = {**os.environ, **spec.environment(io_root)}
+def _environment(spec: ExecSpec, io: IoDir, home: Path, secrets: dict) -> dict[str, str]:
+    env = {**spec.environment(str(io.root)), "HOME": str(home), "PATH": JOB_PATH}
     if spec.venv:
-        env["PATH"] = f"{spec.venv}/bin{os.pathsep}{env.get('PATH', '')}"
+        env["PATH"] = f"{spec.venv}/bin{os.pathsep}{JOB_PATH}"
         env["VIRTUAL_ENV"] = spec.venv
-    argv = spec.argv(io_root)
+    if secrets:
+        env[sandbox.SECRETS_ENV] = str(io.root / "secrets")
+    return env
+
+
+def _limit_processes(limit: int):
+    """RLIMIT_NPROC for the job: counted per uid, and the slot's account runs nothing but this
+    job, so it bounds the job's processes and threads the way a container's pids limit does."""
+    return lambda: resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+
+
+def run(spec: ExecSpec, io: IoDir) -> ExecResult:
+    if spec.gpus and not Path(NVIDIA_DEVICE).exists():
+        raise ExecutorError(f"the job asks for {spec.gpus} GPU(s) but this host has no NVIDIA GPU")
+    account = slot_account()
+    # Whatever an earlier job of this slot left (its horse killed outright) goes first: it
+    # would share this job's group and count against its process limit.
+    kill_account(account)
+    secrets = sandbox.install_secrets(
+        spec.profile,
+        slot.current().settings.secrets_dir,
+        io.root / "secrets",
+        account.uid,
+        account.gid,
+    )
+    home = io.root / "home"
+    home.mkdir(mode=0o700)
+    io.hand_to(account.uid, account.gid)
+    env = _environment(spec, io, home, secrets)
+    argv, options = _as_account(account, spec.argv(str(io.root)), env)
     started = iso_utc()
-    try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=io_root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        message = f"cannot start {argv[0]}: {exc.strerror}"
-        io.log.write_text(f"{started} {message}\n")
-        return ExecResult(FAILED, 127, started, iso_utc(), error=message)
-    with cleanup_on_terminate(lambda: _kill_group(proc.pid)):
-        pump = threading.Thread(target=_copy_with_timestamps, args=(proc.stdout, io.log))
-        pump.start()
-        timed_out = False
+    with cleanup_on_terminate(lambda: kill_account(account)):
         try:
-            code = proc.wait(timeout=spec.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc.pid)
-            code = proc.wait()
-        finally:
-            _kill_group(proc.pid)
-            pump.join()
-            proc.stdout.close()
+            proc = subprocess.Popen(
+                argv,
+                cwd=io.root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_limit_processes(spec.profile.pids_limit),
+                **options,
+            )
+        except OSError as exc:
+            message = f"cannot start {argv[0]}: {exc.strerror}"
+            with io.open_log() as log:
+                log.write(f"{started} {message}\n".encode())
+            return ExecResult(FAILED, 127, started, iso_utc(), error=message)
+        return _wait(spec, io, account, proc, started)
+
+
+def _wait(
+    spec: ExecSpec, io: IoDir, account: Account, proc: subprocess.Popen, started: str
+) -> ExecResult:
+    pump = threading.Thread(target=_copy_with_timestamps, args=(proc.stdout, io))
+    pump.start()
+    timed_out = False
+    try:
+        code = proc.wait(timeout=spec.timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_account(account)
+        code = proc.wait()
+    finally:
+        kill_account(account)
+        _release(io, account)
+        pump.join()
+        proc.stdout.close()
     ended = iso_utc()
     # Report a signal the way a shell and Docker do: 128 + its number.
     exit_code = 128 - code if code < 0 else code
@@ -96,3 +252,13 @@ def run(spec: ExecSpec, io: IoDir) -> ExecResult:
     if exit_code == 0:
         return ExecResult(SUCCEEDED, 0, started, ended)
     return ExecResult(FAILED, exit_code, started, ended, error=f"exit code {exit_code}")
+
+
+def _release(io: IoDir, account: Account) -> None:
+    """Give the worker (in the account's group) read and delete rights on what the job made;
+    a root worker has them already."""
+    if os.getuid() == 0:
+        return
+    chmod = ["chmod", "-R", "u+rwX,g+rwX", "--", str(io.root)]
+    argv, options = _as_account(account, chmod, {"PATH": JOB_PATH})
+    subprocess.run(argv, **options, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)

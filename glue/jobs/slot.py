@@ -7,13 +7,16 @@ glue.yml and the environment.
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from glue import config
 from glue.config import Settings
+from glue.errors import GlueError
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,27 @@ def current() -> Slot:
     return _current
 
 
+_workdir: Path | None = None
+
+
 def workdir() -> Path:
-    """The folder under which this slot makes each job's io-dir (glue.yml's `workdir`)."""
-    configured = current().settings.workdir
-    if configured:
-        return Path(configured).expanduser()
-    return Path(tempfile.gettempdir()) / "glue-jobs"
+    """The folder under which this slot makes each job's folder: glue.yml's `workdir`, else a
+    fresh folder of this process's own (not a predictable name in the shared /tmp).
+
+    It belongs to the worker with mode 0711: a job's account may pass through to its own
+    io-dir, nobody else may list it. `glue worker` asks before its first fork, so the work
+    horses share one folder."""
+    global _workdir
+    if _workdir is None:
+        configured = current().settings.workdir
+        if configured:
+            path = Path(configured).expanduser()
+            path.mkdir(mode=0o711, parents=True, exist_ok=True)
+        else:
+            path = Path(tempfile.mkdtemp(prefix="glue-jobs-"))
+        info = path.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            raise GlueError(f"workdir {path} must be a folder of this worker's own, not a link")
+        path.chmod(0o711)
+        _workdir = path
+    return _workdir

@@ -48,6 +48,12 @@ def run_spec(settings: Settings, run_id: str, source: str, results: str) -> dict
         "memory": settings.memory,
         "gpus": settings.gpus,
         "venv": settings.venv,
+        "network": settings.network,
+        "read_only_root": settings.read_only_root,
+        "pids_limit": settings.pids_limit,
+        "shm_size": settings.shm_size,
+        "secrets": settings.secrets,
+        "env": settings.env,
     }
 
 

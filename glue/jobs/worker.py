@@ -165,6 +165,7 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent()  # a pool killed outright takes its workers along (they requeue jobs)
     slot.set_current(slot.Slot(socket.gethostname(), number, name, settings))
+    slot.workdir()  # made once here, not once per forked work horse
     if settings.s3_endpoint_url:
         # Made before the first fork, so every work horse inherits it (no connection is open
         # yet, so none is shared).

@@ -77,6 +77,8 @@ def test_an_empty_variable_clears_an_optional_setting(glue_yml) -> None:
         ("executor: k8s\n", "executor 'k8s' is not one of"),
         ("- a\n- b\n", "must hold a mapping"),
         ("a: [\n", "not valid YAML"),
+        ("job_uid: 0\n", "job_uid must be at least 1"),
+        ("read_only_root: maybe\n", "read_only_root must be bool"),
     ],
 )
 def test_bad_files_are_refused_with_the_setting_named(tmp_path, text, message) -> None:
@@ -94,3 +96,10 @@ def test_a_missing_file_is_named(tmp_path) -> None:
 def test_a_bad_variable_is_named() -> None:
     with pytest.raises(ConfigError, match="GLUE_RETRIES: retries must be int"):
         config.load({}, environ={"GLUE_RETRIES": "many"})
+
+
+def test_switches_come_as_yaml_booleans_or_words() -> None:
+    assert config.load({}, environ={"GLUE_READ_ONLY_ROOT": "no"}).read_only_root is False
+    assert config.load({}, environ={"GLUE_ALLOW_WRITABLE_ROOT": "true"}).allow_writable_root
+    s = config.load({"read_only_root": False}, environ={"GLUE_READ_ONLY_ROOT": "yes"})
+    assert s.read_only_root is False  # a flag given as --no-read-only-root wins

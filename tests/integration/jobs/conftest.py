@@ -6,9 +6,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -119,12 +121,65 @@ class Engine:
         return state.summary()
 
 
+SLOT_ACCOUNTS = 4
+ACCOUNT_UIDS = 3_000_000
+
+
+@pytest.fixture(scope="session")
+def job_users() -> Iterator[str | None]:
+    """A job_users pattern with one fresh unprivileged account per slot (1-4), as the worker
+    role makes them; removed after the session. Making accounts needs root: otherwise None,
+    and process jobs fail saying that job_users is missing."""
+    if os.getuid() != 0:
+        yield None
+        return
+    token = uuid.uuid4()
+    prefix = f"sfj{token.hex[:6]}-"
+    names = [f"{prefix}{n}" for n in range(1, SLOT_ACCOUNTS + 1)]
+    # Far above the uids system accounts and images use: containers of other tests or labs
+    # on this machine never run as them.
+    base = ACCOUNT_UIDS + token.int % 100_000 * 10
+    for n, name in enumerate(names, 1):
+        ids = ["--uid", str(base + n), "--gid", str(base + n)]
+        subprocess.run(["groupadd", "--gid", str(base + n), name], check=True)
+        subprocess.run(
+            ["useradd", *ids, "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True,
+        )
+    try:
+        yield prefix + "{slot}"
+    finally:
+        for name in names:
+            subprocess.run(["userdel", name], check=False)
+            subprocess.run(["groupdel", name], check=False, stderr=subprocess.DEVNULL)
+
+
 @pytest.fixture
-def engine(redis_server: RedisServer, tmp_path: Path, monkeypatch) -> Iterator[Engine]:  # noqa: F811
+def shared_tmp() -> Iterator[Path]:
+    """A folder every account may write in (pytest's own tmp_path is root's alone): for
+    what a job running as a slot account must reach, such as a venv or a folder of pids."""
+    path = Path(tempfile.mkdtemp(prefix="glue-test-"))
+    path.chmod(0o1777)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def engine(
+    redis_server: RedisServer,  # noqa: F811
+    tmp_path: Path,
+    shared_tmp: Path,
+    job_users: str | None,
+    monkeypatch,
+) -> Iterator[Engine]:
     settings = {
         "GLUE_REDIS_URL": redis_server.url(),
         "GLUE_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
-        "GLUE_WORKDIR": str(tmp_path / "work"),
+        # Outside pytest's root-only tmp_path, so the slot accounts can reach their io-dirs.
+        "GLUE_WORKDIR": str(shared_tmp / "work"),
+        **({"GLUE_JOB_USERS": job_users} if job_users else {}),
         **FAST,
     }
     for name, value in settings.items():

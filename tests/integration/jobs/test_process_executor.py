@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine, read_json
 from tests.integration.jobs.test_run import alive
+
+SYSTEM_PYTHON = "/usr/bin/python3"
 
 # Leaves a child behind that would run for minutes, and says which.
 DETACH = """child = __import__("subprocess").Popen(["sleep", "300"], start_new_session=False)
@@ -17,9 +18,13 @@ answer({"value": 1, "child": child.pid})
 """
 
 
-def test_named_venv_and_no_stray_processes(engine: Engine, tmp_path: Path) -> None:
-    venv_root = tmp_path / "venvs"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv_root / "sim"], check=True)
+def test_named_venv_and_no_stray_processes(
+    engine: Engine, tmp_path: Path, shared_tmp: Path
+) -> None:
+    venv_root = shared_tmp / "venvs"
+    # From the system's interpreter, which jobs find on their PATH: the slot account cannot
+    # enter root's own interpreter or the checkout's .venv.
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", venv_root / "sim"], check=True)
     engine.env["GLUE_VENV_ROOT"] = str(venv_root)
     source = scenarios.write(
         tmp_path / "scenarios",

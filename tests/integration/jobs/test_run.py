@@ -18,6 +18,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
+from glue.config import Settings
 from glue.jobs.naming import job_id
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine, containers_of, read_json
@@ -57,11 +58,12 @@ def slow_job_running(engine: Engine, run_id: str, executor: str, pid_dir: Path) 
 
 @pytest.mark.parametrize("executor", ["docker", "process"])
 def test_twenty_scenarios_fail_time_out_lose_a_worker_and_reduce(
-    engine: Engine, executor: str, tmp_path: Path, request
+    engine: Engine, executor: str, tmp_path: Path, shared_tmp: Path, request
 ) -> None:
     run_id = engine.run_id(executor)
-    pid_dir = tmp_path / "pids"
-    pid_dir.mkdir()
+    pid_dir = shared_tmp / "pids"
+    pid_dir.mkdir(mode=0o777)
+    pid_dir.chmod(0o1777)
     source = scenarios.write(tmp_path / "scenarios", scenarios.twenty(pid_dir))
     results = tmp_path / "results"
     limits = []
@@ -149,12 +151,13 @@ def test_twenty_scenarios_fail_time_out_lose_a_worker_and_reduce(
     assert summary["reduce_notes"] == ["sum:m.score skipped limits.py: no field 'm.score'"]
 
     if executor == "docker":
-        # --memory and --cpus reached the container, which ran as the worker's uid.
+        # --memory and --cpus reached the container, which ran as the worker's uid, or as
+        # job_uid when the worker is root.
         assert answers["limits.py"] == {
             "value": 0,
             "memory_limit": 256 * 1024 * 1024,
             "cpus": 1.0,
-            "uid": os.getuid(),
+            "uid": os.getuid() or Settings().job_uid,
         }
 
     # glue result and glue status agree with the summary; a resubmission queues nothing.
