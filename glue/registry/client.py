@@ -32,15 +32,16 @@ class Client:
         self.access = access
         self.base = f"https://{access.address}"
         self.session = requests.Session()
-        # The fleet's CA, or the system's when the registry has a public certificate.
-        self.session.verify = str(access.ca) if access.ca else True
+        # The fleet's CA, or the system's when the registry has a public certificate. Given
+        # per request: a session's own `verify` loses to REQUESTS_CA_BUNDLE.
+        self.verify: str | bool = str(access.ca) if access.ca else True
         if access.username is not None:
             self.session.auth = (access.username, access.password or "")
 
     def _request(self, method: str, path: str, what: str, **kwargs: Any) -> requests.Response:
         try:
             response = self.session.request(
-                method, urljoin(self.base, path), timeout=TIMEOUT, **kwargs
+                method, urljoin(self.base, path), timeout=TIMEOUT, verify=self.verify, **kwargs
             )
         except requests.exceptions.SSLError as exc:
             raise RegistryError(
