@@ -97,7 +97,7 @@ def gc_command(args: argparse.Namespace) -> int:
     target = (
         gc.ContainerTarget(args.container)
         if args.container
-        else gc.InventoryTarget(args.host, args.inventory)
+        else gc.InventoryTarget(args.host, args.inventory, args.service or None)
     )
     report = gc.collect(target, args.dry_run)
     verb = "would free" if report.dry_run else "freed"
@@ -170,6 +170,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--host", default="registry[0]", help="inventory host or pattern (default: %(default)s)"
     )
     collect.add_argument("--inventory", "-i", help="Ansible inventory (default: ansible.cfg's)")
+    collect.add_argument(
+        "--service",
+        default=gc.SERVICE,
+        help="the registry's systemd service, stopped while collecting ('' for none; "
+        "default: %(default)s)",
+    )
     collect.add_argument("--container", help="a local registry container instead of a host")
     collect.set_defaults(func=gc_command)
 

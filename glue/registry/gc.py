@@ -15,7 +15,9 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from glue.registry.access import RegistryError
@@ -60,6 +62,12 @@ class ContainerTarget:
         return code, output.decode(errors="replace")
 
 
+def _ansible() -> str:
+    """The ansible of glue's own venv (make setup installs both there), else the PATH's."""
+    beside = Path(sys.executable).parent / "ansible"
+    return str(beside) if beside.is_file() else "ansible"
+
+
 @dataclass(frozen=True)
 class InventoryTarget:
     """The registry host of an Ansible inventory; the registry service is stopped while it
@@ -75,7 +83,7 @@ class InventoryTarget:
         return f"host {self.host}"
 
     def shell(self, script: str) -> tuple[int, str]:
-        argv = ["ansible", self.host, "--become", "-m", "ansible.builtin.shell", "-a", script]
+        argv = [_ansible(), self.host, "--become", "-m", "ansible.builtin.shell", "-a", script]
         if self.inventory:
             argv[1:1] = ["-i", self.inventory]
         env = {
@@ -90,6 +98,8 @@ class InventoryTarget:
         try:
             hosts = json.loads(run.stdout)["plays"][0]["tasks"][0]["hosts"]
         except (ValueError, KeyError, IndexError):
+            if "No hosts matched" in run.stderr:
+                raise RegistryError(f"the inventory has no host matching {self.host}") from None
             tail = (run.stderr or run.stdout).strip().splitlines()[-1:] or ["no output"]
             raise RegistryError(f"ansible could not reach {self.host}: {tail[0]}") from None
         if len(hosts) != 1:
