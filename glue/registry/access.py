@@ -70,7 +70,7 @@ def _settings_file(explicit: str | None) -> tuple[dict, Path | None]:
     unknown = set(data) - {"address", "pull_address", "ca", "authfile", "username"}
     if unknown:
         raise RegistryError(f"registry settings file {path}: unknown names {sorted(unknown)}")
-    return data, path.parent
+    return data, path.resolve().parent
 
 
 def resolve(
