@@ -111,7 +111,13 @@ def _stream(client: docker.DockerClient, log: Callable[[str], None], **kwargs) -
     return image_id
 
 
-def libc_warnings(client, path: Path, dockerfile: str, buildargs, log) -> list[str]:
+def libc_warnings(
+    client: docker.DockerClient,
+    path: Path,
+    dockerfile: str,
+    buildargs: dict[str, str],
+    log: Callable[[str], None],
+) -> list[str]:
     """Build each stage that is copied from and the final one; name every COPY --from whose
     source stage has another libc than the stage it lands in."""
     stages, _ = parse(dockerfile)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def new(name: str, base: str, io_dir: Path) -> Container:
         raise DevError(f"{name!r} cannot name a container: letters, digits, '_', '.', '-'")
     client = _client()
     try:
-        client.images.get(base)
+        config = client.images.get(base).attrs["Config"]
     except docker.errors.ImageNotFound:
         raise DevError(
             f"no image {base!r} on this host (glue lab images build executor "
@@ -79,7 +80,6 @@ def new(name: str, base: str, io_dir: Path) -> Container:
     for sub in SUBDIRS:
         (io_dir / sub).mkdir(parents=True, exist_ok=True)
     environment = {k: os.environ[k] for k in PASS_ENV if k in os.environ}
-    config = client.images.get(base).attrs["Config"]
     # Override only what the base sets, so that what a commit inherits from the container
     # (an empty user, no entrypoint) is the base's own value.
     return client.containers.run(
@@ -115,6 +115,8 @@ def shell(name: str) -> None:
     container = get(name)
     if not sys.stdin.isatty():
         raise DevError("glue image shell needs a terminal; use 'glue image exec' in scripts")
+    if not shutil.which("docker"):
+        raise DevError("glue image shell needs the docker command (Debian's docker.io)")
     shell_cmd = "bash" if container.exec_run(["sh", "-c", "command -v bash"])[0] == 0 else "sh"
     os.execvp(
         "docker", ["docker", "exec", "-it", "-u", "0", "-w", IO_MOUNT, container.id, shell_cmd]

@@ -41,7 +41,8 @@ class Target(Protocol):
 
 @dataclass(frozen=True)
 class ContainerTarget:
-    """A registry running in a local container (its process keeps serving meanwhile)."""
+    """A registry running in a local container (tests, a registry of one's own). Its process
+    keeps serving meanwhile and may remember deleted blobs: restart it before pushing again."""
 
     container: str
     service: str | None = None
@@ -51,6 +52,7 @@ class ContainerTarget:
         return f"container {self.container}"
 
     def shell(self, script: str) -> tuple[int, str]:
+        # Imported here: the fleet's commands (ls, rm, gc on a host) need no Docker SDK.
         import docker
         import docker.errors
 
