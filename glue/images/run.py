@@ -8,6 +8,7 @@ import json
 import shlex
 import shutil
 import socket
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -106,4 +107,6 @@ def default_io_root(image: str) -> Path:
     """A new folder per trial under the temp folder, kept so its log can be read."""
     safe = "".join(c if c.isalnum() else "-" for c in image)[-40:]
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("/tmp") / "glue-image-test" / f"{safe}-{stamp}-{uuid.uuid4().hex[:4]}"
+    return (
+        Path(tempfile.gettempdir()) / "glue-image-test" / f"{safe}-{stamp}-{uuid.uuid4().hex[:4]}"
+    )

@@ -13,6 +13,7 @@ def test_unknown_container() -> None:
     line = glue("image", "exec", "glue-test-no-such", "--", "true").error_line()
     assert "no dev container named 'glue-test-no-such'" in line
     assert "no dev container" in glue("image", "save", "glue-test-no-such").error_line()
+    assert "no command given" in glue("image", "exec", "glue-test-no-such", "--").error_line()
 
 
 def test_unknown_image(tmp_path: Path, registry: Registry) -> None:
