@@ -20,6 +20,7 @@ import docker.errors
 
 from glue.errors import GlueError
 from glue.lab.images import BASE_TAG, SPECS
+from glue.registry.listing import parse_reference
 
 BASE_ARGS = {"BASE_IMAGE": BASE_TAG, "EXECUTOR_IMAGE": SPECS["executor"].tag}
 # The ELF loaders by libc, for the common architectures.
@@ -157,6 +158,7 @@ def build(
     log: Callable[[str], None] = lambda _: None,
 ) -> str:
     """Build the Dockerfile at path as tag; returns the image id."""
+    parse_reference(tag)
     dockerfile_path = path / "Dockerfile"
     if not dockerfile_path.is_file():
         raise BuildError(f"{path} has no Dockerfile")

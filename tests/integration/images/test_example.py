@@ -67,3 +67,4 @@ def test_build_failure_is_one_error(tmp_path: Path) -> None:
     assert done.code == 1
     assert done.err.splitlines()[-1].startswith("glue: error: build failed: The command")
     assert "no Dockerfile" in glue("image", "build", str(tmp_path / "none"), "--tag", "x:1").err
+    assert "not a valid" in glue("image", "build", str(tmp_path), "--tag", "x:b@d").error_line()
