@@ -28,6 +28,8 @@ demo: setup ## the main job: sample scenarios in the lab's S3, a 3-node lab, run
 	$(MAKE) --no-print-directory demo-data lab
 	ansible-playbook run.yml -e run_id=$(DEMO_RUN_ID) -e run_scenarios=s3://$(DEMO_BUCKET)/scenarios \
 	  -e '{"run_reduce": $(DEMO_REDUCE)}'
+	@echo "glue from this machine, with the settings run.yml left (README: Your own job image):"
+	@echo "  . .cache/run/env && glue run s3://$(DEMO_BUCKET)/scenarios --run-id try-1 --wait"
 
 demo-data: rgw-up ## put the sample scenarios (examples/scenarios) into the lab's S3 store
 	glue rgw bucket $(DEMO_BUCKET)

@@ -16,6 +16,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-dev gcc
   rclone
   skopeo parallel
+  chromium
 )
 
 say() { printf 'simfleet setup: %s\n' "$*"; }
@@ -100,7 +101,7 @@ start_docker() {
 
 # debootstrap and the Docker socket need root.
 build_images() {
-  as_root "$VENV/bin/glue" images build node ceph executor
+  as_root "$VENV/bin/glue" lab images build node ceph executor
 }
 
 # Under sudo, give the files made in the checkout back to the user who owns it.

@@ -15,7 +15,9 @@ from glue.errors import GlueError
 # `glue --help` lists them. A module is imported only when its command runs (or for --help),
 # so `glue sync` does not pay for importing Docker, Redis and RQ.
 COMMANDS = {
-    "images": "glue.cli.images",
+    "image": "glue.cli.image",
+    "registry": "glue.cli.registry",
+    "lab": "glue.cli.lab",
     "sync": "glue.cli.sync",
     "rgw": "glue.cli.rgw",
     "run": "glue.cli.run",

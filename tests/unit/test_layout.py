@@ -1,8 +1,8 @@
 """The package layout of glue/: few files at the top, and imports that only go down.
 
-Layers, top to bottom: cli → expr → jobs and lab (side by side, neither imports the other)
-→ s3 → the shared modules (atomic, config, errors). A module may import its own package and
-any package below its layer, never one beside or above it.
+Layers, top to bottom: cli → expr and images → jobs and lab (side by side, neither imports
+the other) → s3 and registry → the shared modules (atomic, config, errors). A module may
+import its own package and any package below its layer, never one beside or above it.
 """
 
 from __future__ import annotations
@@ -17,12 +17,21 @@ import pytest
 pytestmark = pytest.mark.unit
 
 GLUE = Path(__file__).resolve().parents[2] / "glue"
-LAYER = {"cli": 5, "expr": 4, "jobs": 3, "lab": 3, "s3": 2, "shared": 1}
+LAYER = {
+    "cli": 5,
+    "expr": 4,
+    "images": 4,
+    "jobs": 3,
+    "lab": 3,
+    "s3": 2,
+    "registry": 2,
+    "shared": 1,
+}
 SHARED = {"__init__", "__main__", "atomic", "config", "errors"}
 
 
 def package_of(dotted: str) -> str:
-    """The package a dotted glue module belongs to: cli, expr, jobs, lab, s3 or shared."""
+    """The package a dotted glue module belongs to: a key of LAYER, or shared."""
     parts = dotted.split(".")
     return parts[1] if len(parts) > 1 and parts[1] in LAYER else "shared"
 

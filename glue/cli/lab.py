@@ -1,4 +1,6 @@
-"""`glue images build`: the command-line face of glue.lab.images."""
+"""`glue lab images build`: the project's own images (base, node, ceph, executor) that setup and
+the local lab need; the command-line face of glue.lab.images. A team's own job images are
+`glue image` (glue.cli.image)."""
 
 from __future__ import annotations
 
@@ -15,13 +17,21 @@ def images_build_command(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    images = sub.add_parser("images", help="build the project's container images locally")
+    lab = sub.add_parser("lab", help="the local lab's own parts (the project's images)")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="PART")
+    images = lab_sub.add_parser(
+        "images",
+        help="build the project's images: base, node, ceph, executor",
+        description="The project's own images, which setup and the lab use. To make the image "
+        "your scenarios run in, see 'glue image' instead.",
+    )
     images_sub = images.add_subparsers(dest="images_command", required=True, metavar="ACTION")
     build = images_sub.add_parser(
         "build",
         help="build images (and the Debian base they need) when their inputs changed",
         description="Build images from images/ without pulling anything. An image whose "
-        "inputs (Dockerfile folder, base image, build arguments) are unchanged is skipped.",
+        "inputs (Dockerfile folder, base image, build arguments) are unchanged is skipped. "
+        "Your own job image: 'glue image build'.",
     )
     build.add_argument(
         "names",
