@@ -5,7 +5,6 @@ sandbox), the same result.json and the same reducers - only without Redis and S3
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 import socket
 import tempfile
@@ -20,7 +19,8 @@ import docker.errors
 
 from glue.errors import GlueError
 from glue.jobs import docker_executor, reducers
-from glue.jobs.executor import FAILED, ExecSpec, IoDir
+from glue.jobs.executor import FAILED, IoDir
+from glue.jobs.job import exec_spec
 
 RUN_ID = "image-test"
 
@@ -74,19 +74,7 @@ def run_scenario(
         json.dumps({**spec, "job_id": job_id, "attempt": 1}, indent=2)
     )
     started = time.monotonic()
-    executed = docker_executor.run(
-        ExecSpec(
-            command=shlex.split(command),
-            scenario_file=scenario.name,
-            timeout=timeout,
-            name=f"glue-{job_id}",
-            host=socket.gethostname(),
-            image=image,
-            env={"SIMFLEET_RUN_ID": RUN_ID, "SIMFLEET_SCENARIO": scenario.name},
-            tags={"run": RUN_ID, "job": job_id, "scenario": scenario.name},
-        ),
-        io,
-    )
+    executed = docker_executor.run(exec_spec(spec, job_id, socket.gethostname()), io)
     seconds = time.monotonic() - started
     status, error = executed.status, executed.error
     try:

@@ -107,34 +107,17 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
 def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
     """Fetch the scenario into the io-dir, run it, and describe how it went."""
     here = slot.current()
-    run_id, scenario = spec["run_id"], spec["scenario"]
+    scenario = spec["scenario"]
     why = sandbox.key_refusal(scenario)
     if why:
         raise sandbox.Refused(f"scenario key {scenario!r} cannot be passed to a command: {why}")
-    profile = sandbox.Profile.of(spec)
-    sandbox.check(profile, here.settings)
+    sandbox.check(sandbox.Profile.of(spec), here.settings)
     name = PurePosixPath(scenario).name
     open_location(spec["source"], here.settings.s3_endpoint_url).fetch(scenario, io.inputs / name)
     about = {**spec, "job_id": job.id, "attempt": job.meta["attempt"]}
     (io.configs / "job.json").write_text(json.dumps(about, indent=2))
-    venv = spec.get("venv")
     executed = EXECUTORS[spec["executor"]](
-        ExecSpec(
-            command=shlex.split(spec["command"]),
-            scenario_file=name,
-            timeout=spec["timeout"],
-            name=f"glue-{job.id}",
-            host=here.host,
-            image=spec["image"],
-            env={"SIMFLEET_RUN_ID": run_id, "SIMFLEET_SCENARIO": scenario},
-            tags={"run": run_id, "job": job.id, "scenario": scenario},
-            cpus=spec.get("cpus"),
-            memory=spec.get("memory"),
-            gpus=spec.get("gpus", 0),
-            venv=process_executor.resolve_venv(venv, here.settings.venv_root) if venv else None,
-            profile=profile,
-        ),
-        io,
+        exec_spec(spec, job.id, here.host, here.settings.venv_root), io
     )
     outcome = {
         **_outcome(job, executed.status, executed.error),
@@ -150,6 +133,30 @@ def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
     if outcome["status"] != SUCCEEDED:
         outcome["log_tail"] = io.log_tail()
     return outcome
+
+
+def exec_spec(
+    spec: dict[str, Any], job_id: str, host: str, venv_root: str | None = None
+) -> ExecSpec:
+    """What an executor runs for one scenario of a run spec. The one place a spec becomes an
+    ExecSpec, so that `glue image test` runs a scenario exactly as a fleet job would."""
+    run_id, scenario = spec["run_id"], spec["scenario"]
+    venv = spec.get("venv")
+    return ExecSpec(
+        command=shlex.split(spec["command"]),
+        scenario_file=PurePosixPath(scenario).name,
+        timeout=spec["timeout"],
+        name=f"glue-{job_id}",
+        host=host,
+        image=spec.get("image", ""),
+        env={"SIMFLEET_RUN_ID": run_id, "SIMFLEET_SCENARIO": scenario},
+        tags={"run": run_id, "job": job_id, "scenario": scenario},
+        cpus=spec.get("cpus"),
+        memory=spec.get("memory"),
+        gpus=spec.get("gpus", 0),
+        venv=process_executor.resolve_venv(venv, venv_root or "") if venv else None,
+        profile=sandbox.Profile.of(spec),
+    )
 
 
 def _upload(spec: dict[str, Any], outcome: dict[str, Any], io: IoDir) -> dict[str, Any]:
