@@ -14,6 +14,7 @@ Run it with `make bench-dispatch-local`.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import signal
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench import report  # noqa: E402
 from bench.report import machine  # noqa: E402
 from glue.lab.images import Builder  # noqa: E402
+from tests.support.accounts import slot_accounts  # noqa: E402
 
 START, END = "<!-- bench/dispatch-local: begin -->", "<!-- bench/dispatch-local: end -->"
 REPEATS = 3
@@ -95,9 +97,17 @@ def render_section(
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
+    # Process jobs run as slot accounts (the sandbox), made here as the worker role would.
+    with slot_accounts(SLOTS) as job_users:
+        return bench(job_users)
+
+
+def bench(job_users: str) -> int:
     image = Builder(log=lambda m: print(f"bench: {m}", flush=True)).build("executor")
     host, load_start = machine(), os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
+    tmp.chmod(0o711)  # the slot accounts pass through to their io-dirs
     port = free_port()
     redis_args = ["--bind", "127.0.0.1", "--port", str(port), "--dir", str(tmp)]
     redis_args += ["--appendonly", "yes", "--save", "", "--logfile", str(tmp / "redis.log")]
@@ -109,6 +119,7 @@ def main() -> int:
         "GLUE_QUEUE": "bench",
         "GLUE_WORKDIR": str(tmp / "work"),
         "GLUE_RETRIES": "0",
+        "GLUE_JOB_USERS": job_users,
         "PYTHONPATH": str(ROOT),
     }
     time.sleep(0.5)

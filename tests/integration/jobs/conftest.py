@@ -26,6 +26,7 @@ from glue.cli import main as cli
 from glue.jobs.docker_executor import LABEL
 from glue.jobs.runstate import RunState
 from glue.lab.images import Builder
+from tests.support.accounts import slot_accounts
 from tests.support.redis_server import RedisServer, redis_server  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[3]
@@ -122,7 +123,6 @@ class Engine:
 
 
 SLOT_ACCOUNTS = 4
-ACCOUNT_UIDS = 3_000_000
 
 
 @pytest.fixture(scope="session")
@@ -133,25 +133,8 @@ def job_users() -> Iterator[str | None]:
     if os.getuid() != 0:
         yield None
         return
-    token = uuid.uuid4()
-    prefix = f"sfj{token.hex[:6]}-"
-    names = [f"{prefix}{n}" for n in range(1, SLOT_ACCOUNTS + 1)]
-    # Far above the uids system accounts and images use: containers of other tests or labs
-    # on this machine never run as them.
-    base = ACCOUNT_UIDS + token.int % 100_000 * 10
-    for n, name in enumerate(names, 1):
-        ids = ["--uid", str(base + n), "--gid", str(base + n)]
-        subprocess.run(["groupadd", "--gid", str(base + n), name], check=True)
-        subprocess.run(
-            ["useradd", *ids, "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-            check=True,
-        )
-    try:
-        yield prefix + "{slot}"
-    finally:
-        for name in names:
-            subprocess.run(["userdel", name], check=False)
-            subprocess.run(["groupdel", name], check=False, stderr=subprocess.DEVNULL)
+    with slot_accounts(SLOT_ACCOUNTS) as pattern:
+        yield pattern
 
 
 @pytest.fixture
