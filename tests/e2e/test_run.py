@@ -22,6 +22,7 @@ import pytest
 from glue.lab import rgw as gateway
 from glue.lab.rgw import RgwEndpoint
 from glue.s3.client import S3Client
+from tests.support import hostile
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "examples" / "scenarios"
@@ -215,6 +216,64 @@ def test_running_again_with_the_same_run_id_runs_nothing(demo, fleet: Fleet):
     assert all(host["changed"] == 0 for host in counts.values()), counts
     after = fleet.summary("e2e-demo")
     assert after["jobs"] == before["jobs"]  # same hosts, slots, attempts and times: nothing ran
+
+
+def handed_back(s3: S3Client, run_id: str) -> dict[str, bytes]:
+    """Every object a run put under its results, by path relative to the run."""
+    prefix = f"results/{run_id}/"
+    return {
+        name: s3.get_object(Bucket=BUCKET, Key=prefix + name)["Body"].read()
+        for name in result_objects(s3, run_id)
+    }
+
+
+@pytest.mark.parametrize("executor", ["docker", "process"])
+def test_hostile_scenarios_fail_on_the_lab_and_reach_no_secret(
+    demo, fleet: Fleet, lab, rgw: RgwEndpoint, rgw_s3: S3Client, executor: str
+):
+    """The hostile set through run.yml, aimed at the nodes' real /etc/simfleet/glue.yml."""
+    for key, content in hostile.scenarios().items():
+        rgw_s3.put_object(Bucket=BUCKET, Key=f"hostile/{key}", Body=content)
+    run_id = f"e2e-hostile-{executor}"
+    settings = {
+        "run_scenarios": f"s3://{BUCKET}/hostile",
+        "run_executor": executor,
+        "run_command": hostile.SHELL_COMMAND,
+        "run_retries": 0,
+        "run_timeout": 60,
+    }
+    fleet.play(run_id, "-e", json.dumps(settings))
+    files = handed_back(rgw_s3, run_id)
+    outcomes = {
+        path.removesuffix("/outcome.json"): json.loads(body)
+        for path, body in files.items()
+        if path.endswith("/outcome.json")
+    }
+
+    def read(path: str) -> str | None:
+        return files[path].decode() if path in files else None
+
+    def names(folder: str) -> list[str]:
+        return sorted(path[len(folder) + 1 :] for path in files if path.startswith(folder + "/"))
+
+    hostile.check_run(outcomes, read, names, pids_limit=256)
+    secrets = [rgw.secret_key] + [
+        (lab.root / ".cache" / "lab-secrets" / name).read_text().strip()
+        for name in ("redis-password", "registry-password")
+    ]
+    texts = [(path, body.decode(errors="replace")) for path, body in files.items()]
+    assert hostile.leaks(texts, secrets) == []
+    # The worker's settings file the links pointed at is intact on every node.
+    intact = lab.run(
+        "ansible",
+        "workers",
+        "-b",
+        "-m",
+        "ansible.builtin.shell",
+        "-a",
+        "! grep -q 'must not land' /etc/simfleet/glue.yml",
+    )
+    assert intact.returncode == 0, intact.stdout + intact.stderr
 
 
 def test_a_run_survives_a_node_killed_midway(demo, fleet: Fleet, lab, rgw_s3: S3Client):
