@@ -101,6 +101,8 @@ def is_unreachable(exc: BaseException) -> bool:
     """True for errors that pass once the queue is back or a failover is over."""
     if isinstance(exc, redis.exceptions.ResponseError):
         return str(exc).startswith(TRANSIENT_REPLIES)
+    if isinstance(exc, redis.exceptions.AuthenticationError):
+        return False  # a wrong password does not get right by waiting
     return isinstance(exc, UNREACHABLE)
 
 
