@@ -8,6 +8,7 @@ Sentinel processes on loopback, `glue worker` and `glue wait` processes.
 
 from __future__ import annotations
 
+import json
 import secrets
 import signal
 import subprocess
@@ -105,6 +106,13 @@ def test_primary_killed_mid_run_fails_over_through_the_sentinels(
         run_id, source = start_run(engine, tmp_path, "sentinel")
         waiter, wait_err = start_wait(engine, run_id, tmp_path)
         engine.wait("a few jobs to finish", lambda: progress(conn, run_id) >= 4)
+        code, out, err = engine.glue("status", run_id, "--json")
+        assert code == 0, err
+        replica = f"127.0.0.1:{group.replicas[0].port}"
+        assert json.loads(out)["queue"]["primary"] == f"127.0.0.1:{group.primary.port}"
+        assert [(r["address"], r["state"]) for r in json.loads(out)["queue"]["replicas"]] == [
+            (replica, "online")
+        ]
 
         victim = group.kill_primary()
         killed = time.monotonic()
