@@ -86,10 +86,10 @@ bench-sync: rgw-up ## glue sync vs aws s3 sync vs rclone on the lab's S3; writes
 # Roles with a Molecule scenario; MOLECULE_ROLES="docker nvidia" tests only those.
 MOLECULE_ROLES ?= $(patsubst roles/%/molecule/default/molecule.yml,%,$(wildcard roles/*/molecule/default/molecule.yml))
 
-molecule: setup ## molecule test of every role with a scenario (roles/*/molecule/default)
+molecule: setup ## molecule test of every role with a scenario (all of each role's scenarios)
 	@failed=(); for role in $(MOLECULE_ROLES); do \
 	  echo "== molecule test: $$role"; start=$$SECONDS; \
-	  if (cd roles/$$role && SIMFLEET_MOLECULE_INSTANCE=simfleet-molecule-$$role-$$$$ molecule test); \
+	  if (cd roles/$$role && SIMFLEET_MOLECULE_INSTANCE=simfleet-molecule-$$role-$$$$ molecule test --all); \
 	  then echo "== $$role: passed in $$((SECONDS - start)) s"; \
 	  else echo "== $$role: FAILED after $$((SECONDS - start)) s"; failed+=("$$role"); fi; \
 	done; \

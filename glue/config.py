@@ -35,6 +35,10 @@ class Settings:
     """Every setting of the job engine; the README's glue.yml table documents each one."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # With sentinels (host:port each), the primary is whatever they name; redis_url then gives
+    # only the password (the same for data and sentinels) and the database number.
+    sentinels: list[str] = field(default_factory=list)
+    sentinel_master: str = "simfleet"
     queue: str = "simfleet"
     # What a run's jobs do.
     executor: str = "docker"
@@ -92,6 +96,10 @@ class Settings:
                 raise ConfigError(f"{name} must not be negative, not {getattr(self, name)}")
         if self.cpus is not None and self.cpus <= 0:
             raise ConfigError(f"cpus must be positive, not {self.cpus}")
+        for entry in self.sentinels:
+            host, _, port = entry.rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ConfigError(f"sentinels: {entry!r} is not HOST:PORT")
 
 
 _HINTS = typing.get_type_hints(Settings)

@@ -28,7 +28,7 @@ whose results/result.json under $SIMFLEET_IO, or else its stdout as JSON, is the
 def expr_command(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     tasks = FunctionFile.read(args.tasks)
-    conn = connection.connect(settings.redis_url)
+    conn = connection.for_settings(settings)
     timeout = args.timeout if args.timeout is not None else settings.timeout
     submitted = runner.submit(conn, settings.queue, args.expression, tasks, timeout)
     value = runner.wait(conn, submitted)

@@ -13,7 +13,7 @@ from glue.jobs.runstate import RunState
 def result_command(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     run_id = naming.check_run_id(args.run_id)
-    conn = connection.connect(settings.redis_url)
+    conn = connection.for_settings(settings)
     print(json.dumps(RunState(conn, run_id).summary(), indent=2))
     return 0
 

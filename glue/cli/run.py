@@ -11,6 +11,7 @@ from glue.errors import GlueError
 from glue.jobs import connection, naming, progress, reducers, sandbox, submit
 from glue.jobs.job import publish_summary
 from glue.jobs.locations import open_location, results_beside
+from glue.jobs.outage import Rider
 from glue.jobs.runstate import RunState
 
 
@@ -46,9 +47,10 @@ def run_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 0
-    conn = connection.connect(settings.redis_url)
+    conn = connection.for_settings(settings)
     spec = submit.run_spec(settings, run_id, source.url, results)
-    done = submit.submit(conn, settings, spec, listing.keys)
+    # Queued under deterministic ids: after an outage, submitting again repeats nothing.
+    done = Rider()(lambda: submit.submit(conn, settings, spec, listing.keys))
     print(
         f"glue: run {run_id}: {len(listing.keys)} scenarios, {done.queued} queued, "
         f"{done.skipped} already queued or done; results in {results}",
@@ -57,9 +59,9 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.wait:
         return 0
     state = RunState(conn, run_id)
-    progress.wait(state)
+    progress.wait(state, settings.queue)
     # The last job writes it too, a moment after its fold; once --wait returns it is there.
-    summary = publish_summary(state, settings.s3_endpoint_url)
+    summary = Rider()(lambda: publish_summary(state, settings.s3_endpoint_url))
     unsuccessful = summary["done"] - summary["counts"].get("succeeded", 0)
     if unsuccessful:
         print(

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 from glue import config
 from glue.jobs import connection, naming, status
+from glue.jobs.outage import Rider
 from glue.jobs.runstate import RunState
+
+STATUS_TIMEOUT = 30.0
 
 
 def status_command(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     run_id = naming.check_run_id(args.run_id)
-    conn = connection.connect(settings.redis_url)
-    tally = status.tally(conn, RunState(conn, run_id))
-    print(json.dumps(tally.as_dict(), indent=2) if args.json else status.render(tally))
+    ride = Rider(time.monotonic() + args.give_up_after)
+    conn = ride(lambda: connection.for_settings(settings))
+    tally = ride(lambda: status.tally(conn, RunState(conn, run_id)))
+    health = ride(lambda: status.queue_health(conn))
+    if args.json:
+        print(json.dumps({**tally.as_dict(), "queue": health}, indent=2))
+    else:
+        print(status.render(tally) + "\n\n" + status.render_queue(health))
     return 0
 
 
@@ -24,9 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "status",
         help="counts of a run's scenarios by state and by host",
         description="Print how many scenarios of a run are queued, running, waiting for a "
-        "retry, succeeded, failed, timed out, lost or stopped, overall and per host.",
+        "retry, succeeded, failed, timed out, lost or stopped, overall and per host; then "
+        "which Redis is the queue's primary and whether its replicas are in sync.",
     )
     p.add_argument("run_id", metavar="RUN_ID", help="the run, as given to glue run --run-id")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--timeout",
+        dest="give_up_after",  # not the setting `timeout`, a scenario's time limit
+        type=float,
+        default=STATUS_TIMEOUT,
+        metavar="SECONDS",
+        help="while the queue is unreachable, retry this long, then exit 4 "
+        f"(default: {STATUS_TIMEOUT:g})",
+    )
     config.add_common_options(p, with_queue=False)
     p.set_defaults(func=status_command)

@@ -1,7 +1,9 @@
 """`glue wait RUN_ID`: block until a run is complete, or give up after --timeout seconds.
 
 Made for callers that cannot show a live progress bar, such as run.yml: each call waits a
-while, prints one line of progress, and says by its exit status whether to call again.
+while, prints one line of progress, and says by its exit status whether to call again. An
+unreachable queue is waited for with one line (exit status 4 once --timeout has passed), and
+scenarios a failover lost are queued again.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from glue import config
 from glue.errors import GlueError
 from glue.jobs import connection, naming, progress, status
+from glue.jobs.outage import Rider
 from glue.jobs.runstate import RunState
 
 POLL_SECONDS = 0.5
@@ -34,15 +37,14 @@ def progress_line(state: RunState) -> str:
 def wait_command(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     run_id = naming.check_run_id(args.run_id)
-    state = RunState(connection.connect(settings.redis_url), run_id)
-    state.spec()  # a run this Redis does not know is an error, not an endless wait
-    deadline = time.monotonic() + args.timeout if args.timeout is not None else None
-    while not state.complete():
-        if deadline is not None and time.monotonic() >= deadline:
-            print(progress_line(state))
-            raise StillRunning(f"run {run_id} is not complete yet")
-        time.sleep(POLL_SECONDS)
-    print(progress_line(state))
+    deadline = time.monotonic() + args.give_up_after if args.give_up_after is not None else None
+    ride = Rider(deadline)
+    state = RunState(ride(lambda: connection.for_settings(settings)), run_id)
+    ride(state.spec)  # a run this Redis does not know is an error, not an endless wait
+    complete = progress.until_complete(state, settings.queue, ride, poll=POLL_SECONDS)
+    print(ride(lambda: progress_line(state)))
+    if not complete:
+        raise StillRunning(f"run {run_id} is not complete yet")
     return 0
 
 
@@ -53,14 +55,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Wait until every scenario of the run has an outcome, then print one "
         "progress line and exit 0. With --timeout, give up after that many seconds, print the "
         f"progress so far and exit {STILL_RUNNING}, so a script can report progress between "
-        "calls. Failed scenarios do not make it fail: see glue result.",
+        "calls. Failed scenarios do not make it fail: see glue result. While the queue is "
+        "unreachable it says so in one line and retries; if it still is when --timeout "
+        "passes, it exits 4. Scenarios lost in a failover (no job, no outcome) are queued "
+        "again, in --queue.",
     )
     p.add_argument("run_id", metavar="RUN_ID", help="the run, as given to glue run --run-id")
     p.add_argument(
         "--timeout",
+        dest="give_up_after",  # not the setting `timeout`, a scenario's time limit
         type=float,
         metavar="SECONDS",
         help=f"wait at most this long, then exit {STILL_RUNNING} if the run is not complete",
     )
-    config.add_common_options(p, with_queue=False)
+    config.add_common_options(p)
     p.set_defaults(func=wait_command)

@@ -1,11 +1,19 @@
-"""Wait for a run to finish, with a progress bar on a terminal and sparse lines elsewhere."""
+"""Wait for a run to finish, with a progress bar on a terminal and sparse lines elsewhere.
+
+Waiting rides out queue outages (glue.jobs.outage). After each outage, and once when waiting
+starts (a failover may have happened between two `glue wait` calls), scenarios that the
+failover lost are queued again (glue.jobs.recover), with one line saying how many.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
+from glue.jobs import recover
+from glue.jobs.outage import Rider
 from glue.jobs.runstate import RunState
 
 POLL_SECONDS = 0.2
@@ -18,23 +26,58 @@ def bar(done: int, total: int) -> str:
     return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}"
 
 
-def wait(state: RunState, out: TextIO = sys.stderr) -> None:
-    """Block until every scenario of the run has an outcome."""
-    tty = out.isatty()
-    last_line, last_time = "", 0.0
+def requeue_lost(state: RunState, queue: str, ride: Rider) -> int:
+    """Queue again what a failover lost; says how many on the rider's output."""
+    count = ride(lambda: recover.requeue_lost(state.r, state, queue))
+    if count:
+        print(
+            f"glue: run {state.run_id}: {count} scenario(s) had no job and no outcome "
+            "(lost in a failover): queued them again",
+            file=ride.out,
+        )
+    return count
+
+
+def until_complete(
+    state: RunState,
+    queue: str,
+    ride: Rider,
+    on_progress: Callable[[int, int], None] | None = None,
+    poll: float = POLL_SECONDS,
+) -> bool:
+    """Poll until every scenario has an outcome (True) or the rider's deadline passed (False)."""
+    requeue_lost(state, queue, ride)
+    outages = ride.outages
     while True:
-        done, total = state.progress()
+        done, total = ride(state.progress)
+        if on_progress:
+            on_progress(done, total)
+        if total and done >= total:
+            return True
+        if ride.outages != outages:
+            outages = ride.outages
+            requeue_lost(state, queue, ride)
+        if ride.deadline is not None and time.monotonic() >= ride.deadline:
+            return False
+        time.sleep(poll)
+
+
+def wait(state: RunState, queue: str, out: TextIO | None = None) -> None:
+    """Block until every scenario of the run has an outcome, however long the queue is away."""
+    out = out or sys.stderr
+    tty = out.isatty()
+    last = {"line": "", "time": 0.0}
+
+    def show(done: int, total: int) -> None:
         line = f"run {state.run_id} {bar(done, total)}"
         now = time.monotonic()
+        finished = bool(total) and done >= total
         if tty:
-            out.write("\r" + line)
-        elif line != last_line and (now - last_time >= LOG_EVERY_SECONDS or done >= total):
+            out.write("\r" + line + ("\n" if finished else ""))
+        elif line != last["line"] and (now - last["time"] >= LOG_EVERY_SECONDS or finished):
             out.write(line + "\n")
-            last_time = now
+            last["time"] = now
         out.flush()
-        last_line = line
-        if total and done >= total:
-            if tty:
-                out.write("\n")
-            return
-        time.sleep(POLL_SECONDS)
+        last["line"] = line
+
+    until_complete(state, queue, Rider(out=out), show)

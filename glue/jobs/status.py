@@ -3,7 +3,9 @@
 An outcome is final (succeeded, failed, timed_out, lost, stopped, error); before that a
 scenario is queued, running, scheduled (waiting to be retried) or deferred, as RQ says. A job
 that Redis no longer knows and that has no outcome shows as "missing": submitting the run
-again queues it.
+again, or `glue wait`, queues it.
+
+queue_health() says which Redis is the queue's primary and how far each replica is behind.
 """
 
 from __future__ import annotations
@@ -15,9 +17,43 @@ import redis
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
+from glue.jobs.connection import primary_address
 from glue.jobs.runstate import RunState
 
 RQ_NAMES = {JobStatus.STARTED: "running"}
+# A replica this many seconds or more since its last acknowledgement is not in sync.
+SYNC_LAG_SECONDS = 2
+
+
+def queue_health(conn: redis.Redis) -> dict:
+    """The primary's address and each replica's state, from the primary's INFO replication."""
+    info = conn.info("replication")
+    offset = info.get("master_repl_offset", 0)
+    replicas = []
+    for n in range(info.get("connected_slaves", 0)):
+        r = info.get(f"slave{n}") or {}
+        behind = max(0, offset - int(r.get("offset", 0)))
+        lag = int(r.get("lag", 0))
+        replicas.append(
+            {
+                "address": f"{r.get('ip')}:{r.get('port')}",
+                "state": r.get("state"),
+                "lag_seconds": lag,
+                "behind_bytes": behind,
+                "in_sync": r.get("state") == "online" and lag < SYNC_LAG_SECONDS,
+            }
+        )
+    return {"primary": primary_address(conn), "role": info.get("role"), "replicas": replicas}
+
+
+def render_queue(health: dict) -> str:
+    """`queue: primary HOST:PORT, replicas: HOST:PORT in sync, ...` in one line."""
+    replicas = [
+        f"{r['address']} {'in sync' if r['in_sync'] else 'NOT in sync'} "
+        f"({r['state']}, lag {r['lag_seconds']} s, {r['behind_bytes']} bytes behind)"
+        for r in health["replicas"]
+    ]
+    return f"queue: primary {health['primary']}, replicas: {'; '.join(replicas) or 'none'}"
 
 
 @dataclass(frozen=True)

@@ -170,7 +170,7 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
         # Made before the first fork, so every work horse inherits it (no connection is open
         # yet, so none is shared).
         locations.shared_client(settings.s3_endpoint_url)
-    conn = connection.connect(settings.redis_url, patient=True)
+    conn = connection.for_settings(settings, patient=True)
     worker = GlueWorker(
         [connection.queue(conn, settings.queue)],
         name=name,
@@ -219,6 +219,6 @@ class SlotPool(WorkerPool):
 
 
 def run_pool(settings: Settings, burst: bool, logging_level: str) -> None:
-    conn = connection.connect(settings.redis_url, patient=True)
+    conn = connection.for_settings(settings, patient=True)
     reap_containers(socket.gethostname())
     SlotPool(settings, conn).start(burst=burst, logging_level=logging_level)

@@ -27,9 +27,12 @@ START_TIMEOUT = 10
 class RedisServer:
     """One redis-server process that keeps its port and data folder across restarts."""
 
-    def __init__(self, folder: Path, password: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, password: str | None = None, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.folder = folder
         self.password = password
+        self.extra_args = list(extra_args)  # e.g. --replicaof for a replica
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
@@ -46,7 +49,8 @@ class RedisServer:
         args += ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
         args += ["--daemonize", "no", "--logfile", str(self.folder / "redis.log")]
         if self.password:
-            args += ["--requirepass", self.password]
+            args += ["--requirepass", self.password, "--masterauth", self.password]
+        args += self.extra_args
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         client = redis.Redis.from_url(self.url())
         deadline = time.monotonic() + START_TIMEOUT
