@@ -225,7 +225,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--command", help="command (default: the run's, python3 {scenario})")
     test.add_argument("--timeout", type=int, help="seconds (default: 3600)")
     test.add_argument("--reduce", action="append", help="reducer (default: count)")
-    test.add_argument("--io", metavar="DIR", help="io-dir to use (default: a new temp folder)")
+    test.add_argument(
+        "--io",
+        metavar="DIR",
+        help="a new or empty folder for the trial, kept afterwards: DIR/io is the job's io-dir "
+        "(inputs, configs, results, logs), DIR/output.log its log (default: a new temp folder)",
+    )
     test.set_defaults(func=test_command)
 
     push = actions.add_parser(

@@ -45,7 +45,8 @@ def run_scenario(
     timeout: int,
     reduce: list[str],
 ) -> Trial:
-    """Run `scenario` in `image` with io-dir io_root (made fresh, kept for the user)."""
+    """Run `scenario` in `image` in the job folder io_root (new or empty, kept for the user):
+    its io-dir is io_root/io and its log io_root/output.log, as on a worker."""
     if not scenario.is_file():
         raise GlueError(f"scenario {scenario} is not a file")
     for config in configs:
@@ -56,6 +57,8 @@ def run_scenario(
         docker_executor.client().images.get(image)
     except docker.errors.ImageNotFound:
         raise GlueError(f"no image {image!r} on this host (pull or build it first)") from None
+    if io_root.is_dir() and any(io_root.iterdir()):
+        raise GlueError(f"{io_root} is not empty: give a new or empty folder for the trial")
     io = IoDir.create(io_root)
     shutil.copyfile(scenario, io.inputs / scenario.name)
     for config in configs:

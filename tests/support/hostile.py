@@ -55,6 +55,7 @@ def check_run(
     `read(path)` is the text of a file the run handed back (path relative to the run's
     results, e.g. "fifo.py/results/result.json"), None when there is none; `names(folder)`
     lists the files handed back in such a folder."""
+
     def answer(scenario: str) -> Json:
         text = read(f"{scenario}/results/result.json")
         assert text is not None, f"{scenario}: no result.json"

@@ -29,6 +29,17 @@ def test_unknown_image(tmp_path: Path, registry: Registry) -> None:
     )
 
 
+def test_a_trial_folder_with_files_is_refused_and_kept(tmp_path: Path, executor_image: str) -> None:
+    scenario = tmp_path / "s.py"
+    scenario.write_text("print(1)\n")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me\n")
+    args = ["image", "test", executor_image, "--scenario", str(scenario), "--io", str(mine)]
+    assert "is not empty" in glue(*args).error_line()
+    assert (mine / "notes.txt").read_text() == "keep me\n"
+
+
 def test_unknown_tag_and_repository(registry: Registry) -> None:
     env = registry.env()
     assert "not found" in glue("registry", "inspect", "no/such:tag", env=env).error_line()

@@ -104,9 +104,9 @@ def test_dev_container_to_registry(
     assert "outcome: succeeded" in trial.out
     assert 'result: {"value": 42}' in trial.out
     assert 'reduced: {"sum:value": 42}' in trial.out
-    log = tmp_path / "trial" / "logs" / "output.log"
+    log = tmp_path / "trial" / "output.log"
     assert f"log: {log}" in trial.out and "bc says 42" in log.read_text()
-    job = json.loads((tmp_path / "trial" / "configs" / "job.json").read_text())
+    job = json.loads((tmp_path / "trial" / "io" / "configs" / "job.json").read_text())
     assert job["scenario"] == "calc.py" and job["image"] == ref
     # The base image has no bc: the same scenario fails there, with exit 1 and its outcome.
     failed = glue("image", "test", executor_image, "--scenario", str(scenario))

@@ -44,10 +44,9 @@ def test_hostile_scenarios_fail_as_intended_and_the_rest_arrives(
     for key, content in hostile.scenarios().items():
         (source / key).write_bytes(content)
     results = tmp_path / "results"
+    image = []
     if executor == "docker":
         image = ["--image", request.getfixturevalue("executor_image")]
-    else:
-        image = []
     engine.env.update(WORKER_SECRETS)
     engine.start_workers("--slots", "2")
     run_id = engine.run_id(f"hostile-{executor}")
