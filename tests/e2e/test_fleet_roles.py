@@ -1,6 +1,7 @@
-"""The registry and Redis roles end to end: what node2 sees of the services on node1 after
-`vagrant up` provisioned the lab with site.yml. Secrets are the lab's generated ones, read from
-where inventory/lab/group_vars/all.yml keeps them."""
+"""The registry, Redis and docker roles end to end: what node2 sees of the services on node1
+after `vagrant up` provisioned the lab with site.yml, from the host and from a job container on
+node2's jobs network. Secrets are the lab's generated ones, read from where
+inventory/lab/group_vars/all.yml keeps them."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from glue.lab import rgw as gateway
+
 SERVICE_HOST = "node1"  # the lab puts the first node in the registry and queue groups
 CLIENT = "node2"
 REGISTRY = f"{SERVICE_HOST}:6001"
 REGISTRY_USER = "simfleet"
+REGISTRY_PULL_USER = "simfleet-pull"
+JOB_IMAGE = "e2e/job-probe:1"
 PROBE_IMAGE = f"{REGISTRY}/e2e/probe:1"
 
 
@@ -120,7 +125,7 @@ def test_registry_refuses_anonymous_push_and_pull(lab, probe_image: str) -> None
 def test_registry_refuses_plain_http(lab) -> None:
     plain = on_node(lab, CLIENT, f"curl -sS -i http://{REGISTRY}/v2/")
     assert "400 Bad Request" in plain.stdout, plain.output
-    assert "HTTP request to an HTTPS server" in plain.stdout, plain.output
+    assert "plain HTTP request was sent to HTTPS port" in plain.stdout, plain.output
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +145,83 @@ def test_redis_on_node1_answers_only_with_the_password(lab) -> None:
     )
     assert authed.rc == 0, authed.output
     assert authed.stdout.strip() == "PONG"
+
+
+def test_registry_pull_account_pulls_but_cannot_push(lab, probe_image: str) -> None:
+    """The workers' login: docker pull works, docker push is refused with 403."""
+    pushed = on_node(
+        lab,
+        CLIENT,
+        f"set -e; docker login {REGISTRY} -u {REGISTRY_USER} --password-stdin;"
+        f" docker push {probe_image}; docker logout {REGISTRY}",
+        lab_secret(lab, "registry-password"),
+    )
+    assert pushed.rc == 0, pushed.output
+    login = on_node(
+        lab,
+        CLIENT,
+        f"docker login {REGISTRY} -u {REGISTRY_PULL_USER} --password-stdin",
+        lab_secret(lab, "registry-pull-password"),
+    )
+    try:
+        assert login.rc == 0, login.output
+        pull = on_node(
+            lab, CLIENT, f"set -e; docker image rm {probe_image}; docker pull {probe_image}"
+        )
+        assert pull.rc == 0, pull.output
+        other = f"{REGISTRY}/e2e/pushed-by-puller:1"
+        push = on_node(lab, CLIENT, f"docker tag {probe_image} {other}; docker push {other}")
+        assert push.rc != 0, push.output
+        assert f"denied: {REGISTRY_PULL_USER} may only pull" in push.output, push.output
+    finally:
+        on_node(lab, CLIENT, f"docker logout {REGISTRY}")
+
+
+def node_address(lab, node: str) -> str:
+    """A node's fleet address, as the common role's /etc/hosts block gives it on node2."""
+    found = on_node(lab, CLIENT, f"getent ahostsv4 {node} | awk 'NR==1 {{print $1}}'")
+    assert found.rc == 0 and found.stdout.strip(), found.output
+    return found.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def job_image(lab) -> str:
+    """A job-like image on node2: busybox alone (nc), from Debian's package on the node."""
+    built = on_node(
+        lab,
+        CLIENT,
+        "set -euo pipefail; command -v busybox >/dev/null || apt-get install -y -q busybox-static;"
+        " d=$(mktemp -d); mkdir $d/bin; cp $(command -v busybox) $d/bin/busybox;"
+        f" tar -C $d -c . | docker import --change 'ENTRYPOINT [\"/bin/busybox\"]' - {JOB_IMAGE};"
+        " rm -rf $d",
+    )
+    assert built.rc == 0, built.output
+    return JOB_IMAGE
+
+
+def connect(lab, where: str, address: str, port: int) -> Result:
+    """nc from node2 itself (where="host") or from a container on its jobs network."""
+    if where == "host":
+        return on_node(lab, CLIENT, f"busybox nc -w 5 {address} {port} </dev/null")
+    return on_node(
+        lab, CLIENT, f"docker run --rm --network simfleet-jobs {JOB_IMAGE} nc -w 5 {address} {port}"
+    )
+
+
+@pytest.mark.usefixtures("job_image")
+def test_jobs_network_closes_the_fleets_services(lab, rgw) -> None:
+    """From a job container on node2: node1's Redis, registry and ssh, and node2's own ssh, are
+    refused, while node2 itself reaches node1's and the lab's S3 endpoint (the RGW container)
+    stays reachable from the container."""
+    node1, node2 = node_address(lab, SERVICE_HOST), node_address(lab, CLIENT)
+    for port in (6379, 6001, 22):
+        assert connect(lab, "host", node1, port).rc == 0, f"node2 cannot reach {node1}:{port}"
+        refused = connect(lab, "job", node1, port)
+        assert refused.rc != 0, f"a job reached {SERVICE_HOST}:{port}"
+        assert "Connection refused" in refused.output, refused.output
+    own = connect(lab, "job", node2, 22)
+    assert own.rc != 0 and "Connection refused" in own.output, own.output
+    s3 = gateway.container_endpoint(rgw.name).removeprefix("http://")
+    s3_host, s3_port = s3.rsplit(":", 1)
+    reached = connect(lab, "job", s3_host, int(s3_port))
+    assert reached.rc == 0, reached.output
