@@ -72,6 +72,12 @@ def fleet(lab, rgw: RgwEndpoint, rgw_s3: S3Client, tmp_path_factory: pytest.Temp
     return Fleet(lab, rgw, tmp_path_factory.mktemp("rebuild"))
 
 
+@pytest.fixture(scope="module")
+def first_run(fleet: Fleet) -> None:
+    """A run on the lab as it came up: the workers are installed and have run jobs."""
+    play(fleet, "rebuild-first")
+
+
 def play(fleet: Fleet, run_id: str) -> subprocess.CompletedProcess[str]:
     done = fleet.lab.run(
         *fleet.run_yml(run_id, "-e", f"run_scenarios=s3://{BUCKET}/scenarios"), timeout=1800
@@ -102,10 +108,10 @@ def test_a_smaller_count_names_the_nodes_left_out_and_destroys_nothing(lab) -> N
     assert running(lab) == dict.fromkeys(lab.nodes, True)
 
 
+@pytest.mark.usefixtures("first_run")
 def test_a_run_after_the_queue_host_alone_was_rebuilt_needs_no_hand_step(
     lab, fleet: Fleet, tmp_path: Path
 ) -> None:
-    play(fleet, "rebuild-before")
     kept = {node: lab.container(node) for node in lab.nodes[1:]}
 
     # What a user does: node1 destroyed and brought back (`make lab`), the rest left running.
@@ -124,6 +130,7 @@ def test_a_run_after_the_queue_host_alone_was_rebuilt_needs_no_hand_step(
     assert "restarting it" not in after.stdout, after.stdout[-6000:]
 
 
+@pytest.mark.usefixtures("first_run")
 def test_slots_that_run_but_are_not_registered_are_restarted(
     lab, fleet: Fleet, tmp_path: Path
 ) -> None:
