@@ -9,7 +9,6 @@ export PATH := $(VENV)/bin:$(PATH)
 export VAGRANT_CHECKPOINT_DISABLE := 1
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export SIMFLEET_VENV := $(VENV)
-SIMFLEET_NODES ?= 3
 PYTEST_ARGS ?=
 
 .PHONY: help setup demo demo-data test lab lab-destroy lint unit integration e2e lock
@@ -36,12 +35,14 @@ demo-data: rgw-up ## put the sample scenarios (examples/scenarios) into the lab'
 	set -a; . .cache/rgw/env; set +a; \
 	  glue sync examples/scenarios s3://$(DEMO_BUCKET)/scenarios --delete
 
+# SIMFLEET_NODES (from the environment or `make lab SIMFLEET_NODES=n`) defaults to the lab's
+# last count, else 3 (the Vagrantfile remembers it).
 lab: setup ## bring the Vagrant lab up (SIMFLEET_NODES nodes) and provision it with site.yml
-	SIMFLEET_NODES=$(SIMFLEET_NODES) vagrant up --no-provision
+	vagrant up --no-provision
 	ansible-playbook site.yml
 
-lab-destroy: ## destroy the lab's nodes
-	vagrant destroy -f
+lab-destroy: ## destroy every node this lab has made, whatever SIMFLEET_NODES says
+	SIMFLEET_REMOVE_EXTRA=1 vagrant destroy -f
 
 test: setup ## every test: lint, unit, integration, e2e, molecule
 	$(MAKE) --no-print-directory lint

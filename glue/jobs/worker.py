@@ -17,7 +17,9 @@ fails) entries whose heartbeat stopped. GlueWorker tunes that and closes the gap
 - a worker told to stop (SIGTERM / SIGINT) stops its running job at once and puts it back at
   the front of the queue without spending one of its retries, instead of letting it run on;
 - a horse that dies some other way still leaves an outcome once the job has no retries left;
-- maintenance also removes job containers on this host whose owner process is gone.
+- maintenance also removes job containers on this host whose owner process is gone;
+- a worker whose registration Redis lost (flushed, or restarted without its data) registers
+  again at its next heartbeat, with its running job's bookkeeping (glue.jobs.registration).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from rq.worker import Worker
 from rq.worker_pool import WorkerData, WorkerPool
 
 from glue.config import Settings
-from glue.jobs import connection, docker_executor, executor, locations, slot
+from glue.jobs import connection, docker_executor, executor, locations, registration, slot
 from glue.jobs.job import ScenarioFailed, on_horse_died
 from glue.jobs.submit import KEEP_SECONDS
 
@@ -77,8 +79,22 @@ class GlueWorker(Worker):
 
     @property
     def dequeue_timeout(self) -> int:
-        # Wake up in time for maintenance even when the queue stays empty.
-        return max(1, min(self.worker_ttl - 15, self.maintenance_interval))
+        # Wake up in time for maintenance and heartbeats even when the queue stays empty.
+        wake = min(self.worker_ttl - 15, self.maintenance_interval, self.job_monitoring_interval)
+        return max(1, wake)
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None and not self.is_horse:  # the worker's own beat, idle or busy
+            self._stay_registered()
+
+    def maintain_heartbeats(self, job: Job, execution) -> None:
+        super().maintain_heartbeats(job, execution)
+        self._stay_registered()
+
+    def _stay_registered(self) -> None:
+        if registration.lost(self):
+            registration.register_again(self)
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.job_monitoring_interval * MISSED_HEARTBEATS

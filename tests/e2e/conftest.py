@@ -1,5 +1,6 @@
 """The e2e lab: one Vagrant lab per test session, in its own dotfile folder so a developer's
-own lab (.vagrant/) is left alone, destroyed at the end with nothing left behind."""
+own lab (.vagrant/) is left alone, destroyed at the end with nothing left behind: by `make
+lab-destroy` given a count of 1, which must still remove every node the lab made."""
 
 from __future__ import annotations
 
@@ -27,9 +28,16 @@ class Lab:
     # What `vagrant up` printed, the provisioner's PLAY RECAP included.
     up_output: str = ""
 
-    def run(self, *cmd: str, timeout: int = 1200) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *cmd: str, timeout: int = 1200, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            list(cmd), cwd=self.root, env=self.env, capture_output=True, text=True, timeout=timeout
+            list(cmd),
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def container_ids(self) -> list[str]:
@@ -62,8 +70,8 @@ def lab(repo_root: Path, tmp_path_factory: pytest.TempPathFactory):
         yield lab
     finally:
         ids = lab.container_ids()
-        down = lab.run("vagrant", "destroy", "-f")
-        assert down.returncode == 0, down.stderr
+        down = lab.run("make", "--no-print-directory", "lab-destroy", env={"SIMFLEET_NODES": "1"})
+        assert down.returncode == 0, down.stdout + down.stderr
         left = [
             c.name
             for c in docker.from_env().containers.list(all=True)
