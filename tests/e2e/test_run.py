@@ -95,8 +95,8 @@ class Fleet:
             *extra,
         ]
 
-    def play(self, run_id: str) -> subprocess.CompletedProcess[str]:
-        done = self.lab.run(*self.run_yml(run_id), timeout=1800)
+    def play(self, run_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        done = self.lab.run(*self.run_yml(run_id, *extra), timeout=1800)
         assert done.returncode == 0, f"run.yml failed:\n{done.stdout[-6000:]}\n{done.stderr}"
         return done
 
@@ -259,7 +259,7 @@ def test_hostile_scenarios_fail_on_the_lab_and_reach_no_secret(
     hostile.check_run(outcomes, read, names, pids_limit=256)
     secrets = [rgw.secret_key] + [
         (lab.root / ".cache" / "lab-secrets" / name).read_text().strip()
-        for name in ("redis-password", "registry-password")
+        for name in ("redis-password", "registry-password", "registry-pull-password")
     ]
     texts = [(path, body.decode(errors="replace")) for path, body in files.items()]
     assert hostile.leaks(texts, secrets) == []
