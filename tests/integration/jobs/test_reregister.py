@@ -112,9 +112,10 @@ def test_an_idle_worker_registers_again_and_takes_the_next_job(
 
 @pytest.mark.parametrize("loss", LOSSES)
 def test_a_busy_worker_registers_again_and_its_job_ends_once(
-    engine: Engine, own_redis: RedisServer, tmp_path: Path, loss: str
+    engine: Engine, own_redis: RedisServer, tmp_path: Path, shared_tmp: Path, loss: str
 ) -> None:
-    marks = tmp_path / "marks"
+    # Where the job (a slot account, under the sandbox) may write: not root's tmp_path.
+    marks = shared_tmp / "marks"
     source = scenarios.write(
         tmp_path / "scenarios",
         {"long.py": scenarios.script(LONG_JOB, marks=str(marks))},
