@@ -49,6 +49,8 @@ class Settings:
     retries: int = 2
     results: str | None = None
     reduce: list[str] = field(default_factory=lambda: ["count"])
+    # Days a run's state stays in Redis after it completes (its results place keeps the rest).
+    run_keep_days: float = 3
     cpus: float | None = None
     memory: str | None = None
     gpus: int = 0
@@ -94,6 +96,8 @@ class Settings:
         for name in ("retries", "gpus"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, not {getattr(self, name)}")
+        if self.run_keep_days <= 0:
+            raise ConfigError(f"run_keep_days must be positive, not {self.run_keep_days}")
         if self.cpus is not None and self.cpus <= 0:
             raise ConfigError(f"cpus must be positive, not {self.cpus}")
         for entry in self.sentinels:

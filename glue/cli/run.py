@@ -5,19 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
+
+import redis
 
 from glue import config
 from glue.errors import GlueError
 from glue.jobs import connection, naming, progress, reducers, sandbox, submit
-from glue.jobs.job import publish_summary
+from glue.jobs.executor import FAILED, TIMED_OUT
+from glue.jobs.job import ERROR, LOST, STOPPED, publish_summary
 from glue.jobs.locations import open_location, results_beside
 from glue.jobs.outage import Rider
 from glue.jobs.runstate import RunState
+
+RERUNNABLE = (ERROR, FAILED, TIMED_OUT, LOST, STOPPED)
 
 
 def run_command(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     run_id = naming.check_run_id(args.run_id)
+    statuses = rerun_statuses(args.rerun) if args.rerun is not None else None
     reducers.parse_all(settings.reduce)
     source = open_location(args.source, settings.s3_endpoint_url)
     results = settings.results or results_beside(args.source)
@@ -49,8 +56,11 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     conn = connection.for_settings(settings)
     spec = submit.run_spec(settings, run_id, source.url, results)
-    # Queued under deterministic ids: after an outage, submitting again repeats nothing.
-    done = Rider()(lambda: submit.submit(conn, settings, spec, listing.keys))
+    if statuses:
+        done = Rider()(lambda: rerun(conn, settings, run_id, statuses))
+    else:
+        # Queued under deterministic ids: after an outage, submitting again repeats nothing.
+        done = Rider()(lambda: submit.submit(conn, settings, spec, listing.keys))
     print(
         f"glue: run {run_id}: {len(listing.keys)} scenarios, {done.queued} queued, "
         f"{done.skipped} already queued or done; results in {results}",
@@ -71,6 +81,30 @@ def run_command(args: argparse.Namespace) -> int:
         )
     print(json.dumps(summary["reduced"]))
     return 0
+
+
+def rerun(
+    conn: redis.Redis, settings: config.Settings, run_id: str, statuses: set[str]
+) -> submit.Submitted:
+    """Reopen the run's scenarios that ended in one of `statuses` and queue them again with
+    the run's own settings (its timeout and retries; the jobs carry its stored spec)."""
+    state = RunState(conn, run_id)
+    spec = state.spec()
+    reopened = state.reopen(statuses)
+    settings = replace(settings, timeout=spec["timeout"], retries=spec["retries"])
+    return submit.submit(conn, settings, spec, sorted(reopened))
+
+
+def rerun_statuses(text: str) -> set[str]:
+    """The statuses of --rerun, checked: final ones only, never succeeded."""
+    statuses = {s.strip() for s in text.split(",") if s.strip()}
+    unknown = statuses - set(RERUNNABLE)
+    if not statuses or unknown:
+        raise GlueError(
+            f"--rerun {text!r}: give one or more of {', '.join(RERUNNABLE)} "
+            "(succeeded scenarios are not rerun)"
+        )
+    return statuses
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -134,6 +168,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _add_sandbox_options(p)
     p.add_argument("--s3-endpoint-url", metavar="URL", help="S3 endpoint (Ceph RGW)")
+    p.add_argument(
+        "--rerun",
+        metavar="STATUS[,STATUS]",
+        help="queue again the scenarios of an existing run that ended in these statuses (e.g. "
+        "error,timed_out), with the run's own settings; every other outcome is kept, and the "
+        "summary keeps each earlier attempt's host and reason",
+    )
+    p.add_argument(
+        "--run-keep-days",
+        type=float,
+        metavar="DAYS",
+        help="days the run's state stays in Redis after it completes (default: "
+        f"{defaults.run_keep_days}; results stay in the results place)",
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",

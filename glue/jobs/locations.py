@@ -20,11 +20,12 @@ import botocore.exceptions
 from glue.atomic import atomic_write
 from glue.errors import GlueError
 from glue.jobs.nofollow import regular_files
-from glue.s3.client import S3Settings, explain, is_s3_url, make_client, parse_s3_url
+from glue.s3.client import S3Settings, S3Url, explain, is_s3_url, make_client, parse_s3_url
 from glue.s3.keys import is_dir_marker, refusal
 from glue.s3.listing import list_remote
 
 RESULTS_FOLDER = "results"
+DELETE_BATCH = 1000  # the most keys one S3 DeleteObjects call takes
 
 
 class Listing(NamedTuple):
@@ -49,6 +50,14 @@ class Location(Protocol):
 
     def read_bytes(self, rel: str) -> bytes | None:
         """The file's bytes, or None when there is no such file (a summary not written yet)."""
+        ...
+
+    def remove_tree(self, rel: str) -> None:
+        """Remove everything under rel (nothing there is fine)."""
+        ...
+
+    def replace_tree(self, src: str, dst: str) -> None:
+        """Make dst a copy of src: what dst held before is removed first."""
         ...
 
 
@@ -103,6 +112,19 @@ class LocalFolder:
             return None
         except OSError as exc:
             raise GlueError(f"cannot read {rel} from {self.url}: {exc.strerror}") from None
+
+    def remove_tree(self, rel: str) -> None:
+        path = self._path(rel)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+    def replace_tree(self, src: str, dst: str) -> None:
+        self.remove_tree(dst)
+        source = self._path(src)
+        if source.is_dir():
+            self.upload_dir(source, dst)
 
     def upload_dir(self, src: Path, rel: str) -> list[str]:
         skipped: list[str] = []
@@ -194,6 +216,37 @@ class S3Prefix:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise explain(exc, self.client, self._parsed.bucket) from None
+        except Exception as exc:
+            raise explain(exc, self.client, self._parsed.bucket) from None
+
+    def _under(self, rel: str) -> list[str]:
+        """The keys of every object under rel/."""
+        url = S3Url(self._parsed.bucket, self._key(rel) + "/")
+        return [obj.key for obj in list_remote(self.client, url)]
+
+    def remove_tree(self, rel: str) -> None:
+        keys = self._under(rel)
+        try:
+            for start in range(0, len(keys), DELETE_BATCH):
+                batch = [{"Key": k} for k in keys[start : start + DELETE_BATCH]]
+                self.client.delete_objects(
+                    Bucket=self._parsed.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+        except Exception as exc:
+            raise explain(exc, self.client, self._parsed.bucket) from None
+
+    def replace_tree(self, src: str, dst: str) -> None:
+        self.remove_tree(dst)
+        source, target = self._key(src) + "/", self._key(dst) + "/"
+        try:
+            for key in self._under(src):
+                self.client.copy_object(
+                    Bucket=self._parsed.bucket,
+                    Key=target + key[len(source) :],
+                    CopySource={"Bucket": self._parsed.bucket, "Key": key},
+                )
+        except GlueError:
+            raise
         except Exception as exc:
             raise explain(exc, self.client, self._parsed.bucket) from None
 

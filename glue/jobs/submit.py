@@ -15,14 +15,16 @@ from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
 from glue.config import Settings
-from glue.jobs import connection, naming
+from glue.jobs import connection
 from glue.jobs.job import on_failure, on_stopped, on_success, run_scenario
 from glue.jobs.runstate import RunState
 
 # RQ's own hard limit on a job: the scenario's timeout plus time to fetch, pull and upload.
 JOB_OVERHEAD = 600
-# How long finished and failed jobs stay in Redis (the run's outcomes stay for good).
-KEEP_SECONDS = 7 * 24 * 3600
+# A finished job's RQ record goes at once (its outcome is folded into the run, its result is in
+# the results place); a failed one's stays a day for `rq info` and debugging.
+KEEP_SECONDS = 0
+FAILURE_SECONDS = 24 * 3600
 CALLBACK_TIMEOUT = 300
 
 
@@ -54,6 +56,7 @@ def run_spec(settings: Settings, run_id: str, source: str, results: str) -> dict
         "shm_size": settings.shm_size,
         "secrets": settings.secrets,
         "env": settings.env,
+        "keep_days": settings.run_keep_days,
     }
 
 
@@ -63,7 +66,7 @@ def submit(
     run_id = spec["run_id"]
     state = RunState(conn, run_id)
     state.define(spec)
-    ids = {scenario: naming.job_id(run_id, scenario) for scenario in scenarios}
+    ids = state.job_ids(scenarios)  # a rerun's scenarios have job ids of their own
     # Every scenario is listed before the first job is queued, so a fast first job can never
     # see the run as complete while the rest are still being queued.
     state.register(ids)
@@ -84,7 +87,7 @@ def submit(
                 timeout=settings.timeout + JOB_OVERHEAD,
                 retry=Retry(max=settings.retries) if settings.retries else None,
                 result_ttl=KEEP_SECONDS,
-                failure_ttl=KEEP_SECONDS,
+                failure_ttl=FAILURE_SECONDS,
                 on_success=Callback(on_success, CALLBACK_TIMEOUT),
                 on_failure=Callback(on_failure, CALLBACK_TIMEOUT),
                 on_stopped=Callback(on_stopped, CALLBACK_TIMEOUT),
