@@ -7,7 +7,6 @@ import json
 
 from glue import config
 from glue.jobs import connection, naming
-from glue.jobs.job import parts_reader
 from glue.jobs.runstate import RunState
 
 
@@ -15,9 +14,8 @@ def result_command(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     run_id = naming.check_run_id(args.run_id)
     conn = connection.for_settings(settings)
-    state = RunState(conn, run_id)
-    parts = parts_reader(state.spec()["results"], run_id, settings.s3_endpoint_url)
-    print(json.dumps(state.summary(parts), indent=2))
+    summary = RunState(conn, run_id).summary(settings.s3_endpoint_url)
+    print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -37,7 +37,6 @@ from glue.jobs import docker_executor, nofollow, process_executor, sandbox, slot
 from glue.jobs.executor import (
     FAILED,
     LOG_NAME,
-    RESULT_NAME,
     SUCCEEDED,
     ExecResult,
     ExecSpec,
@@ -46,7 +45,7 @@ from glue.jobs.executor import (
     iso_utc,
 )
 from glue.jobs.locations import open_location
-from glue.jobs.runstate import RunState
+from glue.jobs.runstate import RunState, attempt_prefix
 
 log = logging.getLogger("glue.jobs")
 
@@ -169,11 +168,6 @@ def exec_spec(
     )
 
 
-def attempt_prefix(run_id: str, scenario: str, attempt: int) -> str:
-    """Where one attempt of a scenario uploads, relative to the results place."""
-    return f"{run_id}/{scenario}/attempts/{attempt}"
-
-
 def _upload(spec: dict[str, Any], outcome: dict[str, Any], io: IoDir) -> dict[str, Any]:
     """results/, logs/ (with the worker's output log) and outcome.json under the attempt's
     own prefix; the outcome gains notes on what was skipped."""
@@ -207,23 +201,6 @@ def promote(results_url: str, s3_endpoint_url: str | None, outcome: dict[str, An
     )
 
 
-def parts_reader(
-    results_url: str, run_id: str, s3_endpoint_url: str | None
-) -> Callable[[list[dict[str, Any]]], list[Any]]:
-    """concat's parts: each succeeded scenario's result, read from its recorded attempt."""
-    results = open_location(results_url, s3_endpoint_url)
-
-    def read(outcomes: list[dict[str, Any]]) -> list[Any]:
-        parts = []
-        for o in outcomes:
-            prefix = attempt_prefix(run_id, o["scenario"], o["attempt"])
-            raw = results.read_bytes(f"{prefix}/results/{RESULT_NAME}")
-            parts.append(json.loads(raw) if raw else None)
-        return parts
-
-    return read
-
-
 def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:
     """Fold a final outcome into its run; promote its upload when it is the one recorded;
     write the summary when it completes the run."""
@@ -248,9 +225,8 @@ def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:
 
 def publish_summary(state: RunState, s3_endpoint_url: str | None) -> dict[str, Any]:
     """Write the run summary to <results>/<run>/summary.json (same content whoever writes)."""
-    results = state.spec()["results"]
-    summary = state.summary(parts_reader(results, state.run_id, s3_endpoint_url))
-    open_location(results, s3_endpoint_url).write_bytes(
+    summary = state.summary(s3_endpoint_url)
+    open_location(summary["results"], s3_endpoint_url).write_bytes(
         f"{state.run_id}/{SUMMARY_NAME}", json.dumps(summary, indent=2).encode()
     )
     return summary

@@ -20,11 +20,12 @@ keep_seconds later (glue.yml run_keep_days); a rerun makes them persistent again
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import nullcontext
 from typing import Any
 
@@ -34,7 +35,8 @@ from rq.serializers import JSONSerializer
 
 from glue.errors import GlueError
 from glue.jobs import naming
-from glue.jobs.executor import SUCCEEDED, iso_utc
+from glue.jobs.executor import RESULT_NAME, SUCCEEDED, iso_utc
+from glue.jobs.locations import open_location
 from glue.jobs.reducers import SEP, Op, Reducer, Skip, parse, parse_all
 
 log = logging.getLogger("glue.jobs")
@@ -101,6 +103,11 @@ APPEND_SCRIPT = """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], old and (old .. '\\n' .. ARGV[2]) or ARGV[2])
 """
+
+
+def attempt_prefix(run_id: str, scenario: str, attempt: int) -> str:
+    """Where one attempt of a scenario uploads, relative to the results place."""
+    return f"{run_id}/{scenario}/attempts/{attempt}"
 
 
 def small(outcome: dict[str, Any]) -> dict[str, Any]:
@@ -365,30 +372,33 @@ class RunState:
                 counts[name[len(STATUS_FIELD) :]] = int(v)
         return dict(sorted(counts.items()))
 
-    def reduced(
-        self, parts: Callable[[list[dict[str, Any]]], list[Any]] | None = None
-    ) -> tuple[dict[str, Any], list[str]]:
-        """The value of each reducer so far, and the notes about results it could not use.
+    def _parts(self, results_url: str, s3_endpoint_url: str | None) -> list[Any]:
+        """concat's parts: each succeeded scenario's result in scenario order, read from the
+        upload of its recorded attempt (there before its fold)."""
+        results = open_location(results_url, s3_endpoint_url)
+        outcomes = self.outcomes()
+        parts = []
+        for scenario in sorted(outcomes):
+            outcome = outcomes[scenario]
+            if outcome["status"] == SUCCEEDED:
+                prefix = attempt_prefix(self.run_id, scenario, outcome["attempt"])
+                raw = results.read_bytes(f"{prefix}/results/{RESULT_NAME}")
+                parts.append(json.loads(raw) if raw else None)
+        return parts
 
-        `parts(outcomes)` reads the results of the given succeeded outcomes (for concat) from
-        the results place; without it concat's value is None."""
+    def reduced(self, s3_endpoint_url: str | None = None) -> tuple[dict[str, Any], list[str]]:
+        """The value of each reducer so far, and the notes about results it could not use.
+        concat's value is assembled here, from the results place (at `s3_endpoint_url`)."""
         with self.r.pipeline(transaction=False) as pipe:
             pipe.hgetall(self.reduced_key)
             pipe.lrange(self.notes_key, 0, -1)
             raw, kept = pipe.execute()
         fields = {k.decode(): v.decode() for k, v in raw.items()}
-
-        def succeeded_parts() -> list[Any]:
-            outcomes = self.outcomes()
-            done = [outcomes[s] for s in sorted(outcomes) if outcomes[s]["status"] == SUCCEEDED]
-            return parts(done) if parts else []
-
+        spec = self.spec()
         values = {}
-        for reducer in parse_all(self.spec()["reduce"]):
-            if reducer.parts and parts is None:
-                values[reducer.spec] = None
-            else:
-                values[reducer.spec] = reducer.final(fields, succeeded_parts)
+        for reducer in parse_all(spec["reduce"]):
+            parts = functools.partial(self._parts, spec["results"], s3_endpoint_url)
+            values[reducer.spec] = reducer.final(fields, parts)
         notes = [n.decode() for n in kept]
         total = int(fields.get(NOTES_FIELD, 0))
         if total > len(notes):
@@ -402,15 +412,13 @@ class RunState:
             out[k.decode()] = [json.loads(line) for line in v.decode().splitlines()]
         return out
 
-    def summary(
-        self, parts: Callable[[list[dict[str, Any]]], list[Any]] | None = None
-    ) -> dict[str, Any]:
+    def summary(self, s3_endpoint_url: str | None = None) -> dict[str, Any]:
         """The run summary: counts by status and per host, the reduced value, the failures,
         and each retried or rerun scenario's earlier attempts (host and reason)."""
         spec = self.spec()
         outcomes = self.outcomes()
         total = self.r.hlen(self.jobs_key)
-        values, notes = self.reduced(parts)
+        values, notes = self.reduced(s3_endpoint_url)
         hosts: dict[str, Counter] = {}
         for outcome in outcomes.values():
             hosts.setdefault(outcome.get("host") or "?", Counter())[outcome["status"]] += 1
