@@ -227,8 +227,9 @@ class RunState:
         while True:
             try:
                 return self._fold_once(outcome, result, reduce)
-            except redis.exceptions.ResponseError as exc:
-                if "OOM" not in str(exc) or time.monotonic() > deadline:
+            except redis.exceptions.OutOfMemoryError as exc:
+                # Refused at the script's first write, so nothing of this fold is in Redis.
+                if time.monotonic() > deadline:
                     raise
                 log.warning(
                     "run %s: Redis refuses the outcome of %s (%s); retrying in %.1f s",

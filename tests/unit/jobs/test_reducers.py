@@ -25,9 +25,10 @@ def apply(fields: dict[str, str], op: Op) -> None:
     new = number(op.value) if op.kind != "set" else None
     if op.kind in ("add", "addf"):
         fields[op.field] = str((old or 0) + new)
-    elif op.kind == "set":
-        fields[op.field] = op.value
-    elif old is None or (op.kind == "min" and new < old) or (op.kind == "max" and new > old):
+        return
+    smaller = op.kind == "min" and old is not None and new < old
+    larger = op.kind == "max" and old is not None and new > old
+    if op.kind == "set" or old is None or smaller or larger:
         fields[op.field] = op.value
 
 
