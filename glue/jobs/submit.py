@@ -21,9 +21,10 @@ from glue.jobs.runstate import RunState
 
 # RQ's own hard limit on a job: the scenario's timeout plus time to fetch, pull and upload.
 JOB_OVERHEAD = 600
-# A finished job's RQ record goes at once (its outcome is folded into the run, its result is in
-# the results place); a failed one's stays a day for `rq info` and debugging.
-KEEP_SECONDS = 0
+# A finished job's RQ record goes soon after its outcome is folded (its result is in the results
+# place): not at once, since RQ's immediate delete fails on a job whose execution record has
+# expired (after a queue outage) and would run the job again. A failed one's stays a day.
+KEEP_SECONDS = 10
 FAILURE_SECONDS = 24 * 3600
 CALLBACK_TIMEOUT = 300
 
