@@ -72,7 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     config.add_common_options(p, with_queue=False)
     p.set_defaults(func=list_command)
-    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions = p.add_subparsers(
+        dest="action", metavar="ACTION", help="delete: remove one run (without: list them)"
+    )
     d = actions.add_parser(
         "delete",
         help="remove a run's keys and RQ jobs from Redis",

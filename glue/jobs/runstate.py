@@ -98,8 +98,10 @@ return 1
 """
 
 
-# KEYS: attempts; ARGV: scenario, one JSON line to append to its history.
+# KEYS: attempts, run; ARGV: scenario, one JSON line to append to its history (if the run is
+# still there: a deleted run gains no keys).
 APPEND_SCRIPT = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], old and (old .. '\\n' .. ARGV[2]) or ARGV[2])
 """
@@ -179,8 +181,18 @@ class RunState:
                 )
 
     def register(self, job_ids: dict[str, str]) -> None:
-        if job_ids:
-            self.r.hset(self.jobs_key, mapping=job_ids)
+        """List scenarios in the run; new ones make a completed run incomplete again (and its
+        keys persistent until it completes again)."""
+        if job_ids and self.r.hset(self.jobs_key, mapping=job_ids):
+            self._reopened()
+
+    def _reopened(self, pipe=None) -> None:
+        target = pipe if pipe is not None else self.r.pipeline()
+        target.hdel(self.key, "completed")
+        for key in self.keys:
+            target.persist(key)
+        if pipe is None:
+            target.execute()
 
     def job_ids(self, scenarios: list[str]) -> dict[str, str]:
         """Each scenario's job id: the one registered (a rerun's), else the first series'."""
@@ -315,13 +327,7 @@ class RunState:
     def _append_history(self, entries: dict[str, str], pipe=None) -> None:
         target = pipe if pipe is not None else self.r
         for scenario, entry in entries.items():
-            target.eval(
-                APPEND_SCRIPT,
-                1,
-                self.attempts_key,
-                scenario,
-                entry,
-            )
+            target.eval(APPEND_SCRIPT, 2, self.attempts_key, self.key, scenario, entry)
 
     def history(self, scenario: str) -> list[dict[str, Any]]:
         raw = self.r.hget(self.attempts_key, scenario)
@@ -340,7 +346,8 @@ class RunState:
         reopened), and the run's keys stop expiring until it completes again."""
         if SUCCEEDED in statuses:
             raise GlueError("succeeded scenarios are not rerun: use a new run id to run them again")
-        reducers = [parse(spec) if spec == "count" else None for spec in self.spec()["reduce"]]
+        # Only count saw these outcomes; a python: reducer need not import here.
+        counters = [parse(spec) for spec in self.spec()["reduce"] if spec == "count"]
         with self._lock():
             chosen = {s: o for s, o in self.outcomes().items() if o["status"] in statuses}
             if not chosen:
@@ -352,14 +359,12 @@ class RunState:
                 for outcome in chosen.values():
                     status = outcome["status"]
                     pipe.hincrby(self.reduced_key, STATUS_FIELD + status, -1)
-                    for reducer in filter(None, reducers):
+                    for reducer in counters:
                         for op in reducer.reopen(status):
                             pipe.hincrby(self.reduced_key, op.field, int(op.value))
                 pipe.hdel(self.outcomes_key, *chosen)
                 pipe.hset(self.jobs_key, mapping=ids)
-                pipe.hdel(self.key, "completed")
-                for key in self.keys:
-                    pipe.persist(key)
+                self._reopened(pipe)
                 pipe.execute()
         return ids
 
