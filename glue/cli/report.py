@@ -44,7 +44,8 @@ def report_command(args: argparse.Namespace) -> int:
     if args.from_results:
         summary = from_results(args.from_results, run_id, settings.s3_endpoint_url)
     else:
-        summary = RunState(connection.for_settings(settings), run_id).summary()
+        conn = connection.for_settings(settings)
+        summary = RunState(conn, run_id).summary(settings.s3_endpoint_url)
     out_dir = Path(args.output) if args.output else Path(REPORTS_FOLDER) / run_id
     print(write_report(summary, out_dir))
     return 0

@@ -212,7 +212,7 @@ def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:
     if recorded and outcome.get("uploaded"):
         try:
             promote(spec["results"], s3, {**outcome, "run_id": spec["run_id"]})
-        except GlueError as exc:
+        except (GlueError, OSError) as exc:  # the attempt's own prefix still has it all
             log.warning("run %s: cannot copy %s to its place: %s", state.run_id, job.id, exc)
     # Checked after every fold, even a repeated one, so a job retried after dying between
     # its fold and the summary still writes it.

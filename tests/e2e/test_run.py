@@ -135,12 +135,15 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 
 
 def result_objects(s3: S3Client, run_id: str) -> Counter[str]:
-    """How many result.json / outcome.json objects each scenario has under the run."""
+    """How many objects each path under the run has, in the scenarios' final places (each
+    attempt's own upload, under <scenario>/attempts/<n>/, is left out: the final place is a
+    copy of the recorded one's)."""
     prefix = f"results/{run_id}/"
     found: Counter[str] = Counter()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
         for obj in page.get("Contents", ()):
-            found[obj["Key"][len(prefix) :]] += 1
+            if "/attempts/" not in obj["Key"]:
+                found[obj["Key"][len(prefix) :]] += 1
     return found
 
 

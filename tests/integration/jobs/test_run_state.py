@@ -68,6 +68,8 @@ def test_an_outcome_the_reducers_cannot_take_is_recorded_as_error(
     assert summary["counts"] == {"error": 3}
     assert summary["reduced"]["count"] == {"error": 3}
     for failure in summary["failures"]:
+        # Recorded at once, not by RQ's failure path after running the scenario again.
+        assert failure["attempt"] == 1
         assert "its succeeded outcome could not be folded" in failure["error"]
         assert why in failure["error"]
     # glue wait ends (exit 0), like run.yml's wait does.
