@@ -191,6 +191,31 @@ def _python(spec: str, target: str) -> Reducer:
     return Reducer(spec, lambda status, result: [], final, step=fn)
 
 
+def apply(fields: dict[str, str], op: Op) -> None:
+    """One update on a dict of strings, as runstate's fold script makes it in Redis."""
+    old, new = number(fields.get(op.field)), number(op.value) if op.kind != "set" else None
+    if op.kind in ("add", "addf"):
+        fields[op.field] = str((old or 0) + new)
+        return
+    smaller = op.kind == "min" and old is not None and new < old
+    larger = op.kind == "max" and old is not None and new > old
+    if op.kind == "set" or old is None or smaller or larger:
+        fields[op.field] = op.value
+
+
+def fold_one(reducer: Reducer, status: str, result: Any) -> Any:
+    """The value of a run of this one outcome, folded in memory (`glue image test`'s trial);
+    raises Skip like a fold in Redis would note it."""
+    fields: dict[str, str] = {}
+    if reducer.step is not None:
+        if status == SUCCEEDED:
+            fields[reducer.spec] = json.dumps(reducer.step(None, result))
+    else:
+        for op in reducer.ops(status, result):
+            apply(fields, op)
+    return reducer.final(fields, lambda: [result] if status == SUCCEEDED else [])
+
+
 def parse(spec: str) -> Reducer:
     kind, _, arg = spec.partition(":")
     if SEP in spec:

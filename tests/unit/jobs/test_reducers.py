@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from glue.jobs.reducers import Op, Skip, UnknownReducer, number, parse, parse_all
+from glue.jobs.reducers import Skip, UnknownReducer, apply, fold_one, parse, parse_all
 
 OUTCOMES = [
     ("b.py", "succeeded", {"value": 4, "m": {"loss": 0.5}}),
@@ -17,19 +17,6 @@ OUTCOMES = [
     ("e.py", "timed_out", None),
 ]
 VALUES = [r["value"] for _, s, r in OUTCOMES if s == "succeeded"]
-
-
-def apply(fields: dict[str, str], op: Op) -> None:
-    """What runstate's fold script does with one update, on a dict of strings as Redis keeps."""
-    old = number(fields.get(op.field))
-    new = number(op.value) if op.kind != "set" else None
-    if op.kind in ("add", "addf"):
-        fields[op.field] = str((old or 0) + new)
-        return
-    smaller = op.kind == "min" and old is not None and new < old
-    larger = op.kind == "max" and old is not None and new > old
-    if op.kind == "set" or old is None or smaller or larger:
-        fields[op.field] = op.value
 
 
 def fold(spec: str, outcomes=OUTCOMES):
@@ -133,3 +120,10 @@ def test_count_takes_back_a_reopened_status() -> None:
 def test_value_reducers_refuse_infinite_numbers() -> None:
     with pytest.raises(Skip, match="finite"):
         parse("max:value").ops("succeeded", {"value": float("inf")})
+
+
+def test_one_outcome_folds_in_memory_like_a_run_of_one() -> None:
+    assert fold_one(parse("sum:value"), "succeeded", {"value": 3}) == 3
+    assert fold_one(parse("count"), "failed", None) == {"failed": 1}
+    assert fold_one(parse("concat"), "succeeded", [1, 2]) == [1, 2]
+    assert fold_one(parse("mean:value"), "failed", None) is None
