@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -34,7 +35,6 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from glue.errors import GlueError
-from glue.jobs import naming
 from glue.jobs.executor import RESULT_NAME, SUCCEEDED, iso_utc
 from glue.jobs.locations import open_location
 from glue.jobs.reducers import SEP, Op, Reducer, Skip, parse, parse_all
@@ -42,6 +42,7 @@ from glue.jobs.reducers import SEP, Op, Reducer, Skip, parse, parse_all
 log = logging.getLogger("glue.jobs")
 
 KEY_PREFIX = "glue:run:"
+RERUN_SUFFIX = re.compile(r"-r\d+$")
 # Fields of an outcome kept in the summary's per-job list (the timeline of a report).
 JOB_FIELDS = ("scenario", "status", "host", "slot", "start", "end", "exit_code", "attempt")
 ERROR = "error"
@@ -105,6 +106,12 @@ if redis.call('EXISTS', KEYS[2]) == 0 then return end
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], old and (old .. '\\n' .. ARGV[2]) or ARGV[2])
 """
+
+
+def first_series(job_id: str) -> str:
+    """The job id of a scenario's first series, from any of its series' (a rerun adds -r<n>
+    to it; naming's ids end in a hex digest, so the suffix is unambiguous)."""
+    return RERUN_SUFFIX.sub("", job_id)
 
 
 def attempt_prefix(run_id: str, scenario: str, attempt: int) -> str:
@@ -194,13 +201,12 @@ class RunState:
         if pipe is None:
             target.execute()
 
-    def job_ids(self, scenarios: list[str]) -> dict[str, str]:
-        """Each scenario's job id: the one registered (a rerun's), else the first series'."""
+    def job_ids(self, first: dict[str, str]) -> dict[str, str]:
+        """Each scenario's current job id: the one registered (a rerun's), else its id in
+        `first` (the id of its first series, as naming makes it)."""
+        scenarios = list(first)
         known = self.r.hmget(self.jobs_key, scenarios) if scenarios else []
-        return {
-            s: j.decode() if j else naming.job_id(self.run_id, s)
-            for s, j in zip(scenarios, known, strict=True)
-        }
+        return {s: j.decode() if j else first[s] for s, j in zip(scenarios, known, strict=True)}
 
     def jobs(self) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.r.hgetall(self.jobs_key).items()}
@@ -353,7 +359,8 @@ class RunState:
             if not chosen:
                 return {}
             round_ = self.r.hincrby(self.key, "round", 1)
-            ids = {s: f"{naming.job_id(self.run_id, s)}-r{round_}" for s in chosen}
+            current = self.jobs()
+            ids = {s: f"{first_series(current[s])}-r{round_}" for s in chosen}
             with self.r.pipeline() as pipe:
                 self._append_history({s: _history_entry(o) for s, o in chosen.items()}, pipe)
                 for outcome in chosen.values():
@@ -473,8 +480,11 @@ class RunState:
     def delete(self) -> int:
         """Remove the run's keys and its RQ jobs (queued ones leave their queues); how many
         RQ jobs were removed."""
-        jobs = self.jobs()
-        ids = set(jobs.values()) | {naming.job_id(self.run_id, s) for s in jobs}
+        rounds = int(self.r.hget(self.key, "round") or 0)
+        ids = set()
+        for job_id in self.jobs().values():
+            first = first_series(job_id)
+            ids |= {first, *(f"{first}-r{n}" for n in range(1, rounds + 1))}
         removed = 0
         # The run's keys go first, so a job finishing meanwhile finds no run and folds nothing.
         self.r.delete(*self.keys, self.lock_key)

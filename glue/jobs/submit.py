@@ -15,7 +15,7 @@ from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
 from glue.config import Settings
-from glue.jobs import connection
+from glue.jobs import connection, naming
 from glue.jobs.job import on_failure, on_stopped, on_success, run_scenario
 from glue.jobs.runstate import RunState
 
@@ -67,7 +67,8 @@ def submit(
     run_id = spec["run_id"]
     state = RunState(conn, run_id)
     state.define(spec)
-    ids = state.job_ids(scenarios)  # a rerun's scenarios have job ids of their own
+    # A rerun's scenarios have job ids of their own.
+    ids = state.job_ids({scenario: naming.job_id(run_id, scenario) for scenario in scenarios})
     # Every scenario is listed before the first job is queued, so a fast first job can never
     # see the run as complete while the rest are still being queued.
     state.register(ids)

@@ -278,6 +278,13 @@ def test_rerun_requeues_only_the_chosen_statuses_and_keeps_every_attempt(
     )
     assert code == 0 and "0 queued" in err
 
+    # Deleting the run removes the RQ records of both rounds of flaky.py.
+    first = job_id(run_id, "flaky.py")
+    assert Job.exists(first, engine.conn)  # its failure record, kept a day
+    code, _, err = engine.glue("runs", "delete", run_id)
+    assert code == 0 and not Job.exists(first, engine.conn), err
+    assert not Job.exists(f"{first}-r1", engine.conn)
+
 
 def test_a_finished_job_costs_redis_under_a_kilobyte_and_its_run_expires(
     engine: Engine, tmp_path: Path
