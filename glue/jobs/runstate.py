@@ -49,18 +49,26 @@ class RunState:
         return json.loads(raw)
 
     def define(self, spec: dict[str, Any]) -> None:
-        """Store the run's settings; a resubmission must keep its reducers and results place,
-        since the reduction so far and the summary depend on them."""
+        """Store the run's settings, or check a resubmission against them.
+
+        A run id is bound to what its scenarios ran with and where they came from: jobs of two
+        settings in one run would mix in its reduction, summary and results. Only the retries
+        (how hard to try, not what a scenario computes) may differ; any other change is refused
+        with what changed, on one line."""
         if self.r.hsetnx(self.key, "spec", json.dumps(spec)):
             self.r.hset(self.key, "created", iso_utc())
             return
-        stored = self.spec()
-        for name in ("reduce", "results"):
-            if stored[name] != spec[name]:
-                raise GlueError(
-                    f"run {self.run_id!r} was submitted with {name} {stored[name]!r}, not "
-                    f"{spec[name]!r}: keep it, or use a new run id"
-                )
+        stored, spec = self.spec(), json.loads(json.dumps(spec))  # tuples compare as lists
+        changed = [
+            f"{name} {stored.get(name)!r} -> {spec.get(name)!r}"
+            for name in sorted(stored.keys() | spec.keys())
+            if name != "retries" and stored.get(name) != spec.get(name)
+        ]
+        if changed:
+            raise GlueError(
+                f"run {self.run_id!r} was submitted with other settings ({'; '.join(changed)}): "
+                "submit it with its own settings, or use a new run id"
+            )
 
     def register(self, job_ids: dict[str, str]) -> None:
         if job_ids:
