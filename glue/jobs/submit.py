@@ -24,6 +24,7 @@ import redis
 from redis.exceptions import LockError
 from rq import Callback, Queue, Retry
 from rq.job import Job
+from rq.queue import EnqueueData
 
 from glue.config import Settings
 from glue.errors import GlueError
@@ -126,7 +127,7 @@ def unqueued(
     return [s for s, there in zip(scenarios, exists, strict=True) if not there and s not in done]
 
 
-def _job(settings: Settings, spec: dict[str, Any], scenario: str, job_id: str) -> Any:
+def _job(settings: Settings, spec: dict[str, Any], scenario: str, job_id: str) -> EnqueueData:
     return Queue.prepare_data(
         run_scenario,
         kwargs={"spec": {**spec, "scenario": scenario}},
