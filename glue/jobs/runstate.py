@@ -57,6 +57,8 @@ DEFAULT_KEEP_SECONDS = 3 * 24 * 3600
 # How long a fold waits for a Redis at maxmemory to accept it again before giving up.
 FOLD_PATIENCE_SECONDS = 120
 LOCK_SECONDS = 60
+# Settings a resubmission of a run may change (define()).
+UNBOUND = ("retries", "keep_days")
 
 # KEYS: run, jobs, outcomes, reduced, notes, attempts
 # ARGV: scenario, job id, outcome JSON, status, now, notes kept, number of notes, notes...,
@@ -172,20 +174,28 @@ class RunState:
         return json.loads(raw)
 
     def define(self, spec: dict[str, Any]) -> None:
-        """Store the run's settings; a resubmission must keep its reducers and results place,
-        since the reduction so far and the summary depend on them."""
+        """Store the run's settings, or check a resubmission against them.
+
+        A run id is bound to what its scenarios ran with and where they came from: jobs of two
+        settings in one run would mix in its reduction, summary and results. Only the retries
+        and keep_days (how hard to try and how long to keep, not what a scenario computes) may
+        differ; any other change is refused with what changed, on one line."""
         if self.r.hsetnx(self.key, "spec", json.dumps(spec)):
             keep_days = spec.get("keep_days")
             keep = int(keep_days * 24 * 3600) if keep_days is not None else DEFAULT_KEEP_SECONDS
             self.r.hset(self.key, mapping={"created": iso_utc(), "keep_seconds": keep})
             return
-        stored = self.spec()
-        for name in ("reduce", "results"):
-            if stored[name] != spec[name]:
-                raise GlueError(
-                    f"run {self.run_id!r} was submitted with {name} {stored[name]!r}, not "
-                    f"{spec[name]!r}: keep it, or use a new run id"
-                )
+        stored, spec = self.spec(), json.loads(json.dumps(spec))  # tuples compare as lists
+        changed = [
+            f"{name} {stored.get(name)!r} -> {spec.get(name)!r}"
+            for name in sorted(stored.keys() | spec.keys())
+            if name not in UNBOUND and stored.get(name) != spec.get(name)
+        ]
+        if changed:
+            raise GlueError(
+                f"run {self.run_id!r} was submitted with other settings ({'; '.join(changed)}): "
+                "submit it with its own settings, or use a new run id"
+            )
 
     def register(self, job_ids: dict[str, str]) -> None:
         """List scenarios in the run; new ones make a completed run incomplete again (and its
