@@ -8,7 +8,7 @@ import sys
 
 from glue import config
 from glue.errors import GlueError
-from glue.jobs import connection, naming, progress, reducers, sandbox, submit
+from glue.jobs import connection, history, naming, order, progress, reducers, sandbox, submit
 from glue.jobs.job import publish_summary
 from glue.jobs.locations import open_location, results_beside
 from glue.jobs.outage import Rider
@@ -19,6 +19,7 @@ def run_command(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     run_id = naming.check_run_id(args.run_id)
     reducers.parse_all(settings.reduce)
+    hints = order.read_hints(args.durations) if args.durations else {}
     source = open_location(args.source, settings.s3_endpoint_url)
     results = settings.results or results_beside(args.source)
     # Workers check every job against their own bounds; with a glue.yml we know them here too.
@@ -49,8 +50,16 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     conn = connection.for_settings(settings)
     spec = submit.run_spec(settings, run_id, source.url, results)
+    contents = source.content_ids(listing.keys)
+    known = Rider()(lambda: history.lookup(conn, settings.queue, contents.values()))
+    planned = order.plan(listing.keys, contents, known, hints, args.order)
+    print(f"glue: run {run_id}: {order.describe(planned, args.order)}", file=sys.stderr)
+    extra = {
+        p.scenario: {"content": contents.get(p.scenario), "expected": p.expected} for p in planned
+    }
+    scenarios = [p.scenario for p in planned]
     # Queued under deterministic ids: after an outage, submitting again repeats nothing.
-    done = Rider()(lambda: submit.submit(conn, settings, spec, listing.keys))
+    done = Rider()(lambda: submit.submit(conn, settings, spec, scenarios, extra))
     print(
         f"glue: run {run_id}: {len(listing.keys)} scenarios, {done.queued} queued, "
         f"{done.skipped} already queued or done; results in {results}",
@@ -131,6 +140,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--venv",
         help="venv or conda env to run in (process executor): a path, or a name under "
         "the workers' venv_root",
+    )
+    p.add_argument(
+        "--order",
+        choices=order.ORDERS,
+        default=order.EXPECTED,
+        help="queue the scenarios longest expected first (from the queue's history of each "
+        "scenario's content, then --durations; the unknown last, in listing order), or in "
+        "listing order (default: expected)",
+    )
+    p.add_argument(
+        "--durations",
+        metavar="FILE",
+        help="expected seconds per scenario for those without history: a JSON object "
+        "{scenario: seconds} or CSV rows scenario,seconds",
     )
     _add_sandbox_options(p)
     p.add_argument("--s3-endpoint-url", metavar="URL", help="S3 endpoint (Ceph RGW)")

@@ -25,7 +25,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job, get_current_job
 
 from glue.errors import GlueError
-from glue.jobs import docker_executor, nofollow, process_executor, sandbox, slot
+from glue.jobs import docker_executor, history, nofollow, process_executor, sandbox, slot
 from glue.jobs.executor import (
     FAILED,
     LOG_NAME,
@@ -84,6 +84,7 @@ def _outcome(job: Job, status: str, error: str | None = None) -> dict[str, Any]:
         "exit_code": None,
         "oom_killed": False,
         "error": error,
+        "expected": job.kwargs["spec"].get("expected"),
     }
 
 
@@ -205,6 +206,7 @@ def publish_summary(state: RunState, s3_endpoint_url: str | None) -> dict[str, A
 
 def on_success(job: Job, connection: redis.Redis, result: dict[str, Any]) -> None:
     fold(job, connection, dict(result))
+    history.note(connection, job.origin, job.kwargs["spec"], result)
 
 
 def on_failure(job: Job, connection: redis.Redis, exc_type, exc_value, traceback) -> None:

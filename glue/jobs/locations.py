@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import hashlib
 import os
 import shutil
 from pathlib import Path, PurePosixPath
@@ -37,6 +38,11 @@ class Location(Protocol):
     url: str
 
     def scenarios(self, pattern: str, exclude: str | None = None) -> Listing: ...
+
+    def content_ids(self, keys: list[str]) -> dict[str, str]:
+        """`size:digest` of each listed key: what a scenario's duration history is kept under,
+        so a changed scenario starts without one."""
+        ...
 
     def fetch(self, key: str, dest: Path) -> None: ...
 
@@ -80,6 +86,17 @@ class LocalFolder:
                 if not name.startswith(".") and fnmatch.fnmatch(key, pattern):
                     keys.append(key)
         return Listing(sorted(keys), [])
+
+    def content_ids(self, keys: list[str]) -> dict[str, str]:
+        ids = {}
+        for key in keys:
+            try:
+                with self._path(key).open("rb") as f:
+                    digest = hashlib.file_digest(f, "sha256").hexdigest()
+                    ids[key] = f"{os.fstat(f.fileno()).st_size}:{digest}"
+            except OSError:
+                continue  # gone since the listing: its job will say so
+        return ids
 
     def _path(self, rel: str) -> Path:
         return self.root / _checked(rel, self.url)
@@ -138,6 +155,7 @@ class S3Prefix:
         self.url = str(self._parsed)
         self._endpoint_url = endpoint_url
         self._client = None
+        self._listed: dict[str, str] = {}  # key -> size:ETag, from the last listing
 
     @property
     def client(self):
@@ -165,7 +183,11 @@ class S3Prefix:
                 refused.append((obj.key, why))
             elif not PurePosixPath(rel).name.startswith(".") and fnmatch.fnmatch(rel, pattern):
                 keys.append(rel)
+                self._listed[rel] = f"{obj.size}:{obj.etag}"
         return Listing(sorted(keys), refused)
+
+    def content_ids(self, keys: list[str]) -> dict[str, str]:
+        return {key: self._listed[key] for key in keys if key in self._listed}
 
     def fetch(self, key: str, dest: Path) -> None:
         try:

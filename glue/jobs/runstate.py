@@ -22,12 +22,15 @@ import redis
 from redis.exceptions import WatchError
 
 from glue.errors import GlueError
+from glue.jobs import dispatch
 from glue.jobs.executor import SUCCEEDED, iso_utc
 from glue.jobs.reducers import Skip, parse_all
 
 KEY_PREFIX = "glue:run:"
 # Fields of an outcome kept in the summary's per-job list (the timeline of a report).
-JOB_FIELDS = ("scenario", "status", "host", "slot", "start", "end", "exit_code", "attempt")
+JOB_FIELDS = (
+    "scenario", "status", "host", "slot", "start", "end", "exit_code", "attempt", "expected",
+)  # fmt: skip
 
 
 class RunState:
@@ -155,5 +158,6 @@ class RunState:
             "started": min(starts, default=None),
             "ended": max(ends, default=None),
             "failures": [o for o in ordered if o["status"] != SUCCEEDED],
+            "dispatch": dispatch.summarize(ordered),
             "jobs": [{k: o.get(k) for k in JOB_FIELDS} for o in ordered],
         }

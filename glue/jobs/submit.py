@@ -7,6 +7,7 @@ running nor done: a resumed run picks up where it stopped and never repeats a sc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +59,14 @@ def run_spec(settings: Settings, run_id: str, source: str, results: str) -> dict
 
 
 def submit(
-    conn: redis.Redis, settings: Settings, spec: dict[str, Any], scenarios: list[str]
+    conn: redis.Redis,
+    settings: Settings,
+    spec: dict[str, Any],
+    scenarios: list[str],
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Submitted:
+    """Queue the scenarios in this order; `extra` adds to a scenario's job spec (its content
+    id and expected duration, see order.py)."""
     run_id = spec["run_id"]
     state = RunState(conn, run_id)
     state.define(spec)
@@ -76,7 +83,7 @@ def submit(
         try:
             queue.enqueue_call(
                 run_scenario,
-                kwargs={"spec": {**spec, "scenario": scenario}},
+                kwargs={"spec": {**spec, "scenario": scenario, **(extra or {}).get(scenario, {})}},
                 job_id=ids[scenario],
                 unique=True,
                 description=f"{run_id} {scenario}",
