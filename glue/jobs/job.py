@@ -25,7 +25,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job, get_current_job
 
 from glue.errors import GlueError
-from glue.jobs import docker_executor, history, nofollow, process_executor, sandbox, slot
+from glue.jobs import docker_executor, history, nofollow, process_executor, sandbox, slot, status
 from glue.jobs.executor import (
     FAILED,
     LOG_NAME,
@@ -185,7 +185,8 @@ def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:
     """Fold a final outcome into its run; write the summary when it completes the run."""
     result = outcome.pop("result", None)
     state = RunState(connection, job.meta["run_id"])
-    state.fold(outcome, result, job.kwargs["spec"]["reduce"])
+    if state.fold(outcome, result, job.kwargs["spec"]["reduce"]):
+        status.count_outcome(connection, state, outcome)
     # Checked after every fold, even a repeated one, so a job retried after dying between
     # its fold and the summary still writes it.
     if state.complete():

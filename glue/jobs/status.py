@@ -5,6 +5,11 @@ scenario is queued, running, scheduled (waiting to be retried) or deferred, as R
 that Redis no longer knows and that has no outcome shows as "missing": submitting the run
 again, or `glue wait`, queues it.
 
+Outcomes are counted by status and host as they are folded (count_outcome, into the run's
+`:tally` hash), so status of a finished run of 100,000 jobs reads a few small keys, not every
+outcome. The counts are used only when they add up to the outcomes recorded (a worker that
+died between its fold and its count, or a run folded by an older glue, means a full read).
+
 queue_health() says which Redis is the queue's primary and how far each replica is behind.
 """
 
@@ -74,29 +79,77 @@ class Tally:
         }
 
 
+def tally_key(state: RunState) -> str:
+    return state.key + ":tally"
+
+
+def tally_fields(outcome: dict) -> tuple[str, str]:
+    """The tally's fields an outcome counts in: its status, and its host and status."""
+    status = outcome["status"]
+    return f"s\t{status}", f"h\t{outcome.get('host') or '?'}\t{status}"
+
+
+def count_outcome(conn: redis.Redis, state: RunState, outcome: dict) -> None:
+    """Count a newly folded outcome by status and by host (one round trip)."""
+    with conn.pipeline(transaction=False) as pipe:
+        for field in tally_fields(outcome):
+            pipe.hincrby(tally_key(state), field, 1)
+        pipe.execute()
+
+
+def _counted(conn: redis.Redis, state: RunState, done: int) -> list[tuple[str, str, int]] | None:
+    """(status, host, count) of the folded outcomes from the tally, if it is whole."""
+    raw = {k.decode(): int(v) for k, v in conn.hgetall(tally_key(state)).items()}
+    if sum(n for k, n in raw.items() if k.startswith("s\t")) != done:
+        return None
+    rows = []
+    for k, n in raw.items():
+        kind, _, rest = k.partition("\t")
+        if kind == "h":
+            host, _, status = rest.rpartition("\t")
+            rows.append((status, host, n))
+    return rows
+
+
 def tally(conn: redis.Redis, state: RunState) -> Tally:
     state.spec()  # raises for a run that does not exist
+    done, total = state.progress()
+    counted = _counted(conn, state, done)
+    if counted is not None and done >= total:
+        return _tally(state, total, done, counted)
     jobs = state.jobs()
-    outcomes = state.outcomes()
-    pending = [s for s in sorted(jobs) if s not in outcomes]
+    if counted is None:
+        outcomes = state.outcomes()
+        folded = set(outcomes)
+        counted = [(o["status"], o.get("host") or "?", 1) for o in outcomes.values()]
+    else:
+        folded = state.folded()
+    pending = [s for s in sorted(jobs) if s not in folded]
     fetched = Job.fetch_many([jobs[s] for s in pending], conn, serializer=JSONSerializer)
-    where: list[tuple[str, str]] = [(o["status"], o.get("host") or "?") for o in outcomes.values()]
+    where = list(counted)
     for job in fetched:
         if job is None:
-            where.append(("missing", "-"))
+            where.append(("missing", "-", 1))
             continue
         status = job.get_status(refresh=False)
         host = job.meta.get("host") if status == JobStatus.STARTED else None
-        where.append((RQ_NAMES.get(status, status.value), host or "-"))
+        where.append((RQ_NAMES.get(status, status.value), host or "-", 1))
+    return _tally(state, len(jobs), len(folded), where)
+
+
+def _tally(state: RunState, total: int, done: int, where: list[tuple[str, str, int]]) -> Tally:
+    """A Tally from (state, host, count) rows; host "-" counts in no host's row."""
+    states: Counter[str] = Counter()
     hosts: dict[str, Counter] = {}
-    for name, host in where:
+    for name, host, n in where:
+        states[name] += n
         if host != "-":
-            hosts.setdefault(host, Counter())[name] += 1
+            hosts.setdefault(host, Counter())[name] += n
     return Tally(
         run_id=state.run_id,
-        total=len(jobs),
-        done=len(outcomes),
-        by_state=dict(sorted(Counter(name for name, _ in where).items())),
+        total=total,
+        done=done,
+        by_state=dict(sorted(states.items())),
         by_host={h: dict(sorted(c.items())) for h, c in sorted(hosts.items())},
     )
 
