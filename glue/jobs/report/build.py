@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from glue.atomic import atomic_write
 from glue.jobs import dispatch
@@ -54,8 +53,7 @@ OTHER_COLOR = "#44403c"  # a status this version does not know
 LOUD = {FAILED, TIMED_OUT, ERROR, LOST}
 
 
-@dataclass(frozen=True)
-class JobRow:
+class JobRow(NamedTuple):
     """One job as the page shows it: times in seconds since the run started."""
 
     anchor: str
