@@ -108,5 +108,10 @@ def describe(planned: Sequence[Planned], order: str) -> str:
     bases = [p.basis for p in planned]
     known = f"{bases.count(HISTORY)} expected from history, {bases.count(HINT)} from hints, "
     known += f"{bases.count(None)} unknown"
-    how = "longest expected first" if order == EXPECTED else "in listing order"
+    if order == LISTING:
+        how = "in listing order"
+    elif bases.count(None) == len(bases):
+        how = "in listing order, since none has a duration yet"
+    else:
+        how = "longest expected first"
     return f"{known}; queued {how}"
