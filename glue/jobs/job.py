@@ -206,8 +206,9 @@ def publish_summary(state: RunState, s3_endpoint_url: str | None) -> dict[str, A
 
 
 def on_success(job: Job, connection: redis.Redis, result: dict[str, Any]) -> None:
-    fold(job, connection, dict(result))
+    # Before the fold: once a run is complete, a next run finds every duration.
     history.note(connection, job.origin, job.kwargs["spec"], result)
+    fold(job, connection, dict(result))
 
 
 def on_failure(job: Job, connection: redis.Redis, exc_type, exc_value, traceback) -> None:

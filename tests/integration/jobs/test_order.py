@@ -6,8 +6,10 @@ no history and goes after the known ones), a hint file fills in the unknown, and
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
+import redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -122,3 +124,17 @@ def test_bad_hint_file_is_one_line_and_queues_nothing(engine: Engine, tmp_path: 
         assert not engine.state(run_id).exists()
     code, _, err = engine.glue("run", str(source), "--run-id", "x", "--durations", "/nonexistent")
     assert code != 0 and "cannot read durations file /nonexistent" in err
+
+
+def test_history_is_bounded(redis_server, monkeypatch) -> None:
+    conn = redis.Redis.from_url(redis_server.url())
+    queue = f"bounded-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(history, "MAX_ENTRIES", 50)
+    for n in range(60):
+        history.record(conn, queue, f"{n}:digest", float(n))
+    # Past the bound, a tenth of the bound goes at once: no entry needs an age.
+    assert 40 <= conn.hlen(history.key(queue)) <= 50
+    known = history.lookup(conn, queue, [f"{n}:digest" for n in range(60)])
+    assert all(known[c] == float(c.split(":")[0]) for c in known)
+    assert history.lookup(conn, queue, []) == {}
+    conn.delete(history.key(queue))
