@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,10 +41,15 @@ JOBS, REPEATS, RUN_ID = 100_000, 3, "scale-100k"
 TARGETS = {"report": 10.0, "page": 5 * 1024 * 1024, "status": 0.3}
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system) seconds of a command: on a shared machine the CPU
+    time is what the wall-clock time would be with the machine to itself."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def screenshot(page: Path, shot: Path) -> float | None:
@@ -84,18 +90,23 @@ def bench(server: RedisServer, tmp: Path) -> int:
         start = time.perf_counter()
         status.tally(conn, RunState(conn, RUN_ID))
         answers.append(time.perf_counter() - start)
-        print(f"bench: round {rep + 1}: report {reports[-1]:.2f} s, status {statuses[-1]:.2f} s")
+        print(f"bench: round {rep + 1}: report {reports[-1]}, status {statuses[-1]}", flush=True)
     page = (out / HTML_NAME).stat().st_size
     folder = sum(f.stat().st_size for f in out.iterdir())
     pages = len(list(out.glob("jobs-*.html")))
     shot = Path("/tmp") / "glue-report-100k.png"
     opened = screenshot(out / HTML_NAME, shot)
-    r, s, a = (statistics.median(x) for x in (reports, statuses, answers))
+    r, s = (statistics.median(w for w, _ in x) for x in (reports, statuses))
+    rc, sc = (statistics.median(c for _, c in x) for x in (reports, statuses))
+    a = statistics.median(answers)
     met = {
         "report": r <= TARGETS["report"],
+        "report CPU": rc <= TARGETS["report"],
         "page": page <= TARGETS["page"],
         "status": s <= TARGETS["status"],
+        "status CPU": sc <= TARGETS["status"],
     }
+    yes = {k: "yes" if v else "no" for k, v in met.items()}
     lines = [
         START,
         "## report-scale: `glue report` and `glue status` on a run of 100,000 jobs",
@@ -108,20 +119,24 @@ def bench(server: RedisServer, tmp: Path) -> int:
         "",
         "| measure | value | target | met |",
         "|---|---|---|---|",
-        f"| `glue report` (Redis to files) | {r:.2f} s | <= {TARGETS['report']:.0f} s | "
-        f"{'yes' if met['report'] else 'no'} |",
-        f"| report.html | {page / 2**20:.2f} MB | <= 5 MB | {'yes' if met['page'] else 'no'} |",
+        f"| `glue report` (Redis to files), wall clock | {r:.2f} s | <= {TARGETS['report']:.0f} s "
+        f"| {yes['report']} |",
+        f"| `glue report`, CPU seconds | {rc:.2f} s | <= {TARGETS['report']:.0f} s "
+        f"| {yes['report CPU']} |",
+        f"| report.html | {page / 2**20:.2f} MB | <= 5 MB | {yes['page']} |",
         f"| the folder: report.html, {PNG_NAME}, {pages} pages of jobs | {folder / 2**20:.1f} MB "
         "| - | - |",
-        f"| `glue status` (the command) | {s:.2f} s | <= {TARGETS['status']} s | "
-        f"{'yes' if met['status'] else 'no'} |",
+        f"| `glue status` (the command), wall clock | {s:.2f} s | <= {TARGETS['status']} s | "
+        f"{yes['status']} |",
+        f"| `glue status`, CPU seconds | {sc:.2f} s | <= {TARGETS['status']} s | "
+        f"{yes['status CPU']} |",
         f"| `glue status`'s answer, Python started | {a * 1000:.1f} ms | - | - |",
         "| headless Chromium opens and draws report.html | "
         + (f"{opened:.2f} s" if opened is not None else "not installed")
         + " | - | - |",
         "",
-        "Every round (seconds, report / status): "
-        + ", ".join(f"{x:.2f} / {y:.2f}" for x, y in zip(reports, statuses, strict=True))
+        "Every round (wall-clock seconds, report / status): "
+        + ", ".join(f"{x[0]:.2f} / {y[0]:.2f}" for x, y in zip(reports, statuses, strict=True))
         + ".",
         "",
         "The page draws each host/slot lane as merged bars (the status that kept each stretch "

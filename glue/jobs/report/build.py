@@ -120,6 +120,11 @@ def origin_of(summary: dict[str, Any]) -> datetime | None:
     return min(moments, default=None)
 
 
+def seconds_or_none(value: Any) -> float | None:
+    """A number of seconds from a summary (which may come from a file anyone could edit)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def job_rows(summary: dict[str, Any]) -> list[JobRow]:
     complete = summary.get("complete", False)
     origin = origin_of(summary)
@@ -141,7 +146,7 @@ def job_rows(summary: dict[str, Any]) -> list[JobRow]:
                 end=end,
                 exit_code=job.get("exit_code"),
                 attempt=job.get("attempt"),
-                expected=job.get("expected"),
+                expected=seconds_or_none(job.get("expected")),
                 href=(JOBS_PAGE.format(index // PAGE_SIZE + 1) if paged else "") + f"#job-{index}",
             )
         )
