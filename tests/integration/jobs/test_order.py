@@ -14,6 +14,8 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from glue.jobs import connection, history
+from glue.lab.rgw import RgwEndpoint
+from glue.s3.client import S3Client
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine
 
@@ -138,3 +140,32 @@ def test_history_is_bounded(redis_server, monkeypatch) -> None:
     assert all(known[c] == float(c.split(":")[0]) for c in known)
     assert history.lookup(conn, queue, []) == {}
     conn.delete(history.key(queue))
+
+
+def test_s3_scenarios_are_known_by_size_and_etag(
+    engine: Engine, rgw: RgwEndpoint, rgw_s3: S3Client, monkeypatch
+) -> None:
+    bucket = f"glue-order-{uuid.uuid4().hex[:8]}"
+    rgw_s3.create_bucket(Bucket=bucket)
+    for name in ("a.py", "b.py"):
+        rgw_s3.put_object(Bucket=bucket, Key=f"s/{name}", Body=sleeper(0.1).encode())
+    for name, value in rgw.env().items():
+        monkeypatch.setenv(name, value)
+        engine.env[name] = value
+    engine.start_workers("--slots", "1")
+    common = ["--executor", "process", "--retries", "0"]
+    first = engine.run_id("s3-first")
+    code, _, err = engine.glue("run", f"s3://{bucket}/s", "--run-id", first, *common)
+    assert code == 0, err
+    engine.wait_complete(first)
+    listed = rgw_s3.list_objects_v2(Bucket=bucket, Prefix="s/")["Contents"]
+    ids = {f"{o['Size']}:{o['ETag'].strip(chr(34))}" for o in listed}
+    recorded = engine.conn.hkeys(history.key(engine.env["GLUE_QUEUE"]))
+    assert {k.decode() for k in recorded} == ids and len(ids) == 1  # the same content twice
+
+    # b.py changes, keeping its size: a new ETag, so no history.
+    rgw_s3.put_object(Bucket=bucket, Key="s/b.py", Body=sleeper(0.2).encode())
+    second = engine.run_id("s3-second")
+    code, _, err = engine.glue("run", f"s3://{bucket}/s", "--run-id", second, *common)
+    assert code == 0, err
+    assert "1 expected from history, 0 from hints, 1 unknown" in err
