@@ -11,7 +11,7 @@ import redis
 
 from glue import config
 from glue.errors import GlueError
-from glue.jobs import connection, naming, progress, reducers, sandbox, submit
+from glue.jobs import connection, history, naming, order, progress, reducers, sandbox, submit
 from glue.jobs.executor import FAILED, TIMED_OUT
 from glue.jobs.job import ERROR, LOST, STOPPED, publish_summary
 from glue.jobs.locations import open_location, results_beside
@@ -26,6 +26,7 @@ def run_command(args: argparse.Namespace) -> int:
     run_id = naming.check_run_id(args.run_id)
     statuses = rerun_statuses(args.rerun) if args.rerun is not None else None
     reducers.parse_all(settings.reduce)
+    hints = order.read_hints(args.durations) if args.durations else {}
     source = open_location(args.source, settings.s3_endpoint_url)
     results = settings.results or results_beside(args.source)
     # Workers check every job against their own bounds; with a glue.yml we know them here too.
@@ -59,8 +60,9 @@ def run_command(args: argparse.Namespace) -> int:
     if statuses:
         done = Rider()(lambda: rerun(conn, settings, run_id, statuses))
     else:
-        # Queued under deterministic ids: after an outage, submitting again repeats nothing.
-        done = Rider()(lambda: submit.submit(conn, settings, spec, listing.keys))
+        done = Rider()(
+            lambda: queue_ordered(conn, settings, spec, source, listing.keys, hints, args.order)
+        )
     print(
         f"glue: run {run_id}: {len(listing.keys)} scenarios, {done.queued} queued, "
         f"{done.skipped} already queued or done; results in {results}",
@@ -81,6 +83,28 @@ def run_command(args: argparse.Namespace) -> int:
         )
     print(json.dumps(summary["reduced"]))
     return 0
+
+
+def queue_ordered(
+    conn: redis.Redis,
+    settings: config.Settings,
+    spec: dict,
+    source,
+    keys: list[str],
+    hints: dict[str, float],
+    how: str,
+) -> submit.Submitted:
+    """Queue the run's scenarios longest expected first (or in listing order), each job
+    carrying its content id and expected duration."""
+    contents = source.content_ids(keys)
+    known = history.lookup(conn, settings.queue, contents.values())
+    planned = order.plan(keys, contents, known, hints, how)
+    print(f"glue: run {spec['run_id']}: {order.describe(planned, how)}", file=sys.stderr)
+    extra = {
+        p.scenario: {"content": contents.get(p.scenario), "expected": p.expected} for p in planned
+    }
+    # Queued under deterministic ids: after an outage, submitting again repeats nothing.
+    return submit.submit(conn, settings, spec, [p.scenario for p in planned], extra)
 
 
 def rerun(
@@ -165,6 +189,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--venv",
         help="venv or conda env to run in (process executor): a path, or a name under "
         "the workers' venv_root",
+    )
+    p.add_argument(
+        "--order",
+        choices=order.ORDERS,
+        default=order.EXPECTED,
+        help="queue the scenarios longest expected first (from the queue's history of each "
+        "scenario's content, then --durations; the unknown last, in listing order), or in "
+        "listing order (default: expected)",
+    )
+    p.add_argument(
+        "--durations",
+        metavar="FILE",
+        help="expected seconds per scenario for those without history: a JSON object "
+        "{scenario: seconds} or CSV rows scenario,seconds",
     )
     _add_sandbox_options(p)
     p.add_argument("--s3-endpoint-url", metavar="URL", help="S3 endpoint (Ceph RGW)")

@@ -33,7 +33,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job, get_current_job
 
 from glue.errors import GlueError
-from glue.jobs import docker_executor, nofollow, process_executor, sandbox, slot
+from glue.jobs import docker_executor, history, nofollow, process_executor, sandbox, slot
 from glue.jobs.executor import (
     FAILED,
     LOG_NAME,
@@ -93,6 +93,7 @@ def _outcome(job: Job, status: str, error: str | None = None) -> dict[str, Any]:
         "exit_code": None,
         "oom_killed": False,
         "error": error,
+        "expected": job.kwargs["spec"].get("expected"),
     }
 
 
@@ -233,6 +234,8 @@ def publish_summary(state: RunState, s3_endpoint_url: str | None) -> dict[str, A
 
 
 def on_success(job: Job, connection: redis.Redis, result: dict[str, Any]) -> None:
+    # Before the fold: once a run is complete, a next run finds every duration.
+    history.note(connection, job.origin, job.kwargs["spec"], result)
     fold(job, connection, dict(result))
 
 

@@ -5,8 +5,8 @@ Keys (all under glue:run:<run id>):
   ":jobs"     hash: scenario -> RQ job id of its current attempt series
   ":outcomes" hash: scenario -> small outcome JSON (status, host, slot, times, exit code, ...);
               the full result stays in the results place
-  ":reduced"  hash: constant-size reducer fields (see reducers), per-status counts
-              ("|status|<status>") and the number of notes ("|notes")
+  ":reduced"  hash: constant-size reducer fields (see reducers), outcomes counted by host
+              and status ("|host|<host>|<status>") and the number of notes ("|notes")
   ":notes"    list: the first NOTES_KEPT notes about results a reducer could not use
   ":attempts" hash: scenario -> earlier attempts (one JSON line each: host, status, reason)
   ":lock"     string: held while a python: reducer steps its state, or a rerun reopens
@@ -35,6 +35,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from glue.errors import GlueError
+from glue.jobs import dispatch
 from glue.jobs.executor import RESULT_NAME, SUCCEEDED, iso_utc
 from glue.jobs.locations import open_location
 from glue.jobs.reducers import SEP, Op, Reducer, Skip, parse, parse_all
@@ -44,9 +45,11 @@ log = logging.getLogger("glue.jobs")
 KEY_PREFIX = "glue:run:"
 RERUN_SUFFIX = re.compile(r"-r\d+$")
 # Fields of an outcome kept in the summary's per-job list (the timeline of a report).
-JOB_FIELDS = ("scenario", "status", "host", "slot", "start", "end", "exit_code", "attempt")
+JOB_FIELDS = (
+    "scenario", "status", "host", "slot", "start", "end", "exit_code", "attempt", "expected",
+)  # fmt: skip
 ERROR = "error"
-STATUS_FIELD = SEP + "status" + SEP
+HOST_FIELD = SEP + "host" + SEP
 NOTES_FIELD = SEP + "notes"
 NOTES_KEPT = 20
 # What an outcome in Redis may carry; longer texts are cut (the full log is in the results).
@@ -70,7 +73,6 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
 local current = redis.call('HGET', KEYS[2], ARGV[1])
 if current and current ~= ARGV[2] then return -1 end
 if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[3]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[4], '|status|' .. ARGV[4], 1)
 local nnotes = tonumber(ARGV[7])
 for i = 8, 7 + nnotes do
   redis.call('HINCRBY', KEYS[4], '|notes', 1)
@@ -132,6 +134,11 @@ def small(outcome: dict[str, Any]) -> dict[str, Any]:
     if isinstance(notes, list) and len(notes) > MAX_UPLOAD_NOTES:
         out["notes"] = [*notes[:MAX_UPLOAD_NOTES], f"... and {len(notes) - MAX_UPLOAD_NOTES} more"]
     return out
+
+
+def host_field(outcome: dict[str, Any]) -> str:
+    """The reduced hash's counter of outcomes with this one's host and status."""
+    return f"{HOST_FIELD}{outcome.get('host') or '?'}{SEP}{outcome['status']}"
 
 
 def _history_entry(outcome: dict[str, Any]) -> str:
@@ -329,7 +336,7 @@ class RunState:
             len(notes),
             *notes,
         ]
-        for op in ops:
+        for op in [*ops, Op("add", host_field(outcome), "1")]:
             args += [op.kind, op.field, op.value]
         answer = self._fold_script(keys=self.keys, args=args)
         if answer == -2:
@@ -375,7 +382,7 @@ class RunState:
                 self._append_history({s: _history_entry(o) for s, o in chosen.items()}, pipe)
                 for outcome in chosen.values():
                     status = outcome["status"]
-                    pipe.hincrby(self.reduced_key, STATUS_FIELD + status, -1)
+                    pipe.hincrby(self.reduced_key, host_field(outcome), -1)
                     for reducer in counters:
                         for op in reducer.reopen(status):
                             pipe.hincrby(self.reduced_key, op.field, int(op.value))
@@ -387,13 +394,21 @@ class RunState:
 
     def status_counts(self) -> dict[str, int]:
         """Outcomes by status, from the counters the folds keep (no scan of the outcomes)."""
-        fields = self.r.hgetall(self.reduced_key)
-        counts = {}
-        for k, v in fields.items():
-            name = k.decode()
-            if name.startswith(STATUS_FIELD) and int(v):
-                counts[name[len(STATUS_FIELD) :]] = int(v)
+        counts: Counter[str] = Counter()
+        for status, _, n in self.host_counts():
+            counts[status] += n
         return dict(sorted(counts.items()))
+
+    def host_counts(self) -> list[tuple[str, str, int]]:
+        """(status, host, number) of the recorded outcomes, from the folds' counters: what
+        `glue status` shows of a big run without reading its outcomes."""
+        rows = []
+        for k, v in self.r.hgetall(self.reduced_key).items():
+            name = k.decode()
+            if name.startswith(HOST_FIELD) and int(v):
+                host, _, status = name[len(HOST_FIELD) :].rpartition(SEP)
+                rows.append((status, host, int(v)))
+        return rows
 
     def _parts(self, results_url: str, s3_endpoint_url: str | None) -> list[Any]:
         """concat's parts: each succeeded scenario's result in scenario order, read from the
@@ -462,6 +477,7 @@ class RunState:
             "started": min(starts, default=None),
             "ended": max(ends, default=None),
             "failures": [o for o in ordered if o["status"] != SUCCEEDED],
+            "dispatch": dispatch.summarize(ordered),
             "jobs": [{k: o.get(k) for k in JOB_FIELDS} for o in ordered],
             "attempts": dict(sorted(self.attempts().items())),
         }

@@ -14,7 +14,7 @@ lost, never queues a scenario twice and never repeats one that finished.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import islice
@@ -89,9 +89,14 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 def submit(
-    conn: redis.Redis, settings: Settings, spec: dict[str, Any], scenarios: list[str]
+    conn: redis.Redis,
+    settings: Settings,
+    spec: dict[str, Any],
+    scenarios: list[str],
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Submitted:
-    """Queue the scenarios of the run that have neither a job nor an outcome."""
+    """Queue, in this order, the scenarios of the run that have neither a job nor an outcome;
+    `extra` adds to a scenario's job spec (its content id and expected duration, see order.py)."""
     run_id = spec["run_id"]
     state = RunState(conn, run_id)
     state.define(spec)
@@ -107,7 +112,8 @@ def submit(
         todo = unqueued(conn, state, ids, still_mine)
         for chunk in chunks(todo):
             with conn.pipeline(transaction=True) as pipe:
-                queue.enqueue_many([_job(settings, spec, s, ids[s]) for s in chunk], pipe)
+                jobs = [_job(settings, spec, s, ids[s], (extra or {}).get(s)) for s in chunk]
+                queue.enqueue_many(jobs, pipe)
                 pipe.execute()
             still_mine()
     return Submitted(len(todo), len(scenarios) - len(todo))
@@ -132,10 +138,16 @@ def unqueued(
     return [s for s, there in zip(scenarios, exists, strict=True) if not there and s not in done]
 
 
-def _job(settings: Settings, spec: dict[str, Any], scenario: str, job_id: str) -> EnqueueData:
+def _job(
+    settings: Settings,
+    spec: dict[str, Any],
+    scenario: str,
+    job_id: str,
+    extra: Mapping[str, Any] | None,
+) -> EnqueueData:
     return Queue.prepare_data(
         run_scenario,
-        kwargs={"spec": {**spec, "scenario": scenario}},
+        kwargs={"spec": {**spec, "scenario": scenario, **(extra or {})}},
         job_id=job_id,
         description=f"{spec['run_id']} {scenario}",
         meta={"run_id": spec["run_id"], "scenario": scenario},
