@@ -99,12 +99,14 @@ def queue_ordered(
     contents = source.content_ids(keys)
     known = history.lookup(conn, settings.queue, contents.values())
     planned = order.plan(keys, contents, known, hints, how)
-    print(f"glue: run {spec['run_id']}: {order.describe(planned, how)}", file=sys.stderr)
     extra = {
         p.scenario: {"content": contents.get(p.scenario), "expected": p.expected} for p in planned
     }
     # Queued under deterministic ids: after an outage, submitting again repeats nothing.
-    return submit.submit(conn, settings, spec, [p.scenario for p in planned], extra)
+    done = submit.submit(conn, settings, spec, [p.scenario for p in planned], extra)
+    # Said once the run took them: a refused submit's only line is the reason.
+    print(f"glue: run {spec['run_id']}: {order.describe(planned, how)}", file=sys.stderr)
+    return done
 
 
 def rerun(

@@ -26,6 +26,12 @@ from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine, read_json
 from tests.support.redis_server import RedisServer
 
+
+def first_id(engine: Engine, run_id: str, scenario: str) -> str:
+    """The job id of a scenario's first attempt series (a rerun's ids are suffixed)."""
+    return job_id(run_id, engine.state(run_id).spec()["source"], scenario)
+
+
 # A run that cannot record its outcomes never completes: fail after this, do not hang.
 COMPLETE_SECONDS = 90
 BYTES_PER_JOB = 1024
@@ -144,7 +150,7 @@ def test_a_late_upload_of_a_lost_attempt_is_ignored(
     first = engine.start_workers("--slots", "1")
     start(engine, source, run_id, results, "--retries", "1")
     engine.wait("the first attempt to run", (pid_dir / "p.py.1").exists)
-    job = Job.fetch(job_id(run_id, "p.py"), engine.conn, serializer=JSONSerializer)
+    job = Job.fetch(first_id(engine, run_id, "p.py"), engine.conn, serializer=JSONSerializer)
     stalled = Worker.find_by_key(f"rq:worker:{job.worker_name}", engine.conn).pid
     os.kill(stalled, signal.SIGSTOP)  # no more heartbeats; its work horse goes on
     try:
@@ -190,7 +196,7 @@ def test_glue_runs_lists_a_run_and_deletes_it_with_its_results(
     code, out, _ = engine.glue("runs")
     assert code == 0 and run_id in out and "complete" in out
 
-    failed = job_id(run_id, "fail.py")
+    failed = first_id(engine, run_id, "fail.py")
     assert Job.exists(failed, engine.conn)  # failure records stay a while, for debugging
     code, out, err = engine.glue("runs", "delete", run_id, "--results")
     assert code == 0, err
@@ -279,7 +285,7 @@ def test_rerun_requeues_only_the_chosen_statuses_and_keeps_every_attempt(
     assert code == 0 and "0 queued" in err
 
     # Deleting the run removes the RQ records of both rounds of flaky.py.
-    first = job_id(run_id, "flaky.py")
+    first = first_id(engine, run_id, "flaky.py")
     assert Job.exists(first, engine.conn)  # its failure record, kept a day
     code, _, err = engine.glue("runs", "delete", run_id)
     assert code == 0 and not Job.exists(first, engine.conn), err
