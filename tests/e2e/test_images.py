@@ -185,8 +185,6 @@ def test_glue_run_from_this_machine_needs_no_image(
     assert summary["complete"] and summary["counts"] == {"succeeded": COUNT}
     assert set(summary["hosts"]) <= set(fleet.lab.nodes)
     for key in KEYS:
-        name = key.removeprefix("team/")
-        body = rgw_s3.get_object(Bucket=BUCKET, Key=f"results/{run_id}/{name}/results/result.json")[
-            "Body"
-        ].read()
+        result = f"results/{run_id}/{key.removeprefix('team/')}/results/result.json"
+        body = rgw_s3.get_object(Bucket=BUCKET, Key=result)["Body"].read()
         assert json.loads(body) == {"value": 1, "mark": TOKEN}, key
