@@ -21,10 +21,12 @@ def status_command(args: argparse.Namespace) -> int:
     conn = ride(lambda: connection.for_settings(settings))
     tally = ride(lambda: status.tally(conn, RunState(conn, run_id)))
     health = ride(lambda: status.queue_health(conn))
+    run_queue = ride(lambda: status.run_queue(conn, RunState(conn, run_id)))
     if args.json:
-        print(json.dumps({**tally.as_dict(), "queue": health}, indent=2))
+        print(json.dumps({**tally.as_dict(), "queue": health, "run_queue": run_queue}, indent=2))
     else:
-        print(status.render(tally) + "\n\n" + status.render_queue(health))
+        queues = [status.render_run_queue(run_queue), status.render_queue(health)]
+        print(status.render(tally) + "\n\n" + "\n".join(line for line in queues if line))
     return 0
 
 

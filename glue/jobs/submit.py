@@ -15,7 +15,7 @@ from rq import Callback, Retry
 from rq.exceptions import DuplicateJobError
 
 from glue.config import Settings
-from glue.jobs import connection, naming
+from glue.jobs import connection, naming, routing
 from glue.jobs.job import on_failure, on_stopped, on_success, run_scenario
 from glue.jobs.runstate import RunState
 
@@ -48,6 +48,9 @@ def run_spec(settings: Settings, run_id: str, source: str, results: str) -> dict
         "memory": settings.memory,
         "gpus": settings.gpus,
         "venv": settings.venv,
+        "require": settings.require,
+        "gpu_slots_take_cpu": settings.gpu_slots_take_cpu,
+        "queue": routing.run_queue(settings),
         "network": settings.network,
         "read_only_root": settings.read_only_root,
         "pids_limit": settings.pids_limit,
@@ -61,6 +64,7 @@ def submit(
     conn: redis.Redis, settings: Settings, spec: dict[str, Any], scenarios: list[str]
 ) -> Submitted:
     run_id = spec["run_id"]
+    routing.check_fleet(conn, settings.queue, spec)
     state = RunState(conn, run_id)
     state.define(spec)
     ids = {scenario: naming.job_id(run_id, scenario) for scenario in scenarios}
@@ -68,7 +72,7 @@ def submit(
     # see the run as complete while the rest are still being queued.
     state.register(ids)
     done = state.folded()
-    queue = connection.queue(conn, settings.queue)
+    queue = connection.queue(conn, spec.get("queue") or settings.queue)
     queued = 0
     for scenario in scenarios:
         if scenario in done:
