@@ -80,8 +80,9 @@ def test_a_run_no_slot_of_the_lab_could_take_is_refused_by_run_yml(
     assert refused.returncode != 0
     # Ansible's YAML output folds long lines: compare with the whitespace evened out.
     output = " ".join(refused.stdout.split())
+    slots = 2 * len(lab.nodes)  # the lab's worker_slots
     assert (
-        "no slot of the fleet can run this run's jobs (2 GPU(s)): its 6 live slot(s) offer "
-        "1 GPU x1, CPU x5"
+        f"no slot of the fleet can run this run's jobs (2 GPU(s)): its {slots} live slot(s) "
+        f"offer 1 GPU x1, CPU x{slots - 1}"
     ) in output, refused.stdout[-4000:]
     assert fleet.glue("status", "e2e-gpu-two").returncode != 0  # nothing was queued
