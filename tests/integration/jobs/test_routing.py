@@ -206,3 +206,24 @@ def test_nvidia_smi_in_a_job_container_shows_exactly_its_slots_gpu(
         # Inside the container its one GPU is GPU 0; its UUID is the host's GPU of that index.
         assert len(seen) == 1, seen
         assert seen[0].split("(UUID:")[1] == gpus[int(index)].split("(UUID:")[1]
+
+
+def test_gpu_slots_take_cpu_jobs_only_from_runs_that_allow_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    source = scenarios.write(
+        tmp_path / "s", {f"c{n}.py": scenarios.script(HOLD_GPU) for n in range(2)}
+    )
+    start_gpu_workers(engine, "--slots", "1", devices="0")
+    registered_slots(engine, 1)
+    args = ["run", str(source), "--executor", "process"]
+    code, _, err = engine.glue(*args, "--run-id", engine.run_id("cpu-refused"))
+    assert code != 0 and "GPU slots take CPU jobs only with --gpu-slots-take-cpu" in err
+    run_id = engine.run_id("cpu-allowed")
+    code, _, err = engine.glue(*args, "--run-id", run_id, "--gpu-slots-take-cpu")
+    assert code == 0, err
+    assert engine.wait_complete(run_id)["counts"] == {"succeeded": 2}
+    for name in ("c0.py", "c1.py"):
+        result = read_json(tmp_path / "results" / run_id / name / "results" / "result.json")
+        # On the GPU slot, yet a CPU job: no GPU for it.
+        assert (result["visible"], result["cuda"]) == ("void", "")
