@@ -97,7 +97,8 @@ def queue_ordered(
     """Queue the run's scenarios longest expected first (or in listing order), each job
     carrying its content id and expected duration."""
     contents = source.content_ids(keys)
-    known = history.lookup(conn, settings.queue, contents.values())
+    # The history is kept per queue (job.origin), and a run's jobs wait in its routed queue.
+    known = history.lookup(conn, spec.get("queue") or settings.queue, contents.values())
     planned = order.plan(keys, contents, known, hints, how)
     extra = {
         p.scenario: {"content": contents.get(p.scenario), "expected": p.expected} for p in planned
@@ -186,7 +187,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cpus", type=float, help="CPU limit per container (docker executor)")
     p.add_argument("--memory", help="memory limit per container, e.g. 512m (docker executor)")
-    p.add_argument("--gpus", type=int, help="GPUs per container (docker executor)")
+    p.add_argument(
+        "--gpus",
+        type=int,
+        metavar="N",
+        help="GPUs per job: the job goes only to slots owning N or more and gets N of its "
+        "slot's own, by id (a container's device request; NVIDIA_VISIBLE_DEVICES and "
+        "CUDA_VISIBLE_DEVICES for a process). Refused when no live slot owns N (default: 0)",
+    )
+    p.add_argument(
+        "--require",
+        action="append",
+        metavar="LABEL",
+        help="repeatable: run only on hosts with this label (the inventory's worker_labels, "
+        "glue.yml labels); refused when no live slot has them all",
+    )
+    p.add_argument(
+        "--gpu-slots-take-cpu",
+        action=argparse.BooleanOptionalAction,
+        help="let GPU slots take this run's CPU jobs when they have no GPU job to run "
+        "(default: CPU jobs only on CPU slots, so a GPU is never held by a CPU job)",
+    )
     p.add_argument(
         "--venv",
         help="venv or conda env to run in (process executor): a path, or a name under "

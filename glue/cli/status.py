@@ -21,10 +21,12 @@ def status_command(args: argparse.Namespace) -> int:
     conn = ride(lambda: connection.for_settings(settings))
     tally = ride(lambda: status.tally(conn, RunState(conn, run_id)))
     health = ride(lambda: status.queue_health(conn))
+    run_queue = ride(lambda: status.run_queue(conn, RunState(conn, run_id)))
     if args.json:
-        print(json.dumps({**tally.as_dict(), "queue": health}, indent=2))
+        print(json.dumps({**tally.as_dict(), "queue": health, "run_queue": run_queue}, indent=2))
     else:
-        print(status.render(tally) + "\n\n" + status.render_queue(health))
+        queues = [status.render_run_queue(run_queue), status.render_queue(health)]
+        print(status.render(tally) + "\n\n" + "\n".join(line for line in queues if line))
     return 0
 
 
@@ -34,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="counts of a run's scenarios by state and by host",
         description="Print how many scenarios of a run are queued, running, waiting for a "
         "retry, succeeded, failed, timed out, lost or stopped, overall and per host; then "
-        "which Redis is the queue's primary and whether its replicas are in sync.",
+        "the run's queue (named by the GPUs and labels its jobs need), the jobs waiting in it "
+        "and the live slots that take from it; then which Redis is the queue's primary and "
+        "whether its replicas are in sync.",
     )
     p.add_argument("run_id", metavar="RUN_ID", help="the run, as given to glue run --run-id")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -10,7 +10,9 @@ Outcomes are counted by host and status in the same atomic step that records the
 not every outcome. The counts are used only when they add up to the outcomes recorded (a run
 folded by an older glue has none, and is read whole).
 
-queue_health() says which Redis is the queue's primary and how far each replica is behind.
+queue_health() says which Redis is the queue's primary and how far each replica is behind;
+run_queue() which RQ queue the run's jobs wait in (glue.jobs.routing) and how many live slots
+take from it, so a run nothing can take shows why it does not move.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import redis
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from glue.jobs.connection import primary_address
+from glue.jobs import routing
+from glue.jobs.connection import primary_address, queue
 from glue.jobs.runstate import RunState
 
 RQ_NAMES = {JobStatus.STARTED: "running"}
@@ -59,6 +62,24 @@ def render_queue(health: dict) -> str:
         for r in health["replicas"]
     ]
     return f"queue: primary {health['primary']}, replicas: {'; '.join(replicas) or 'none'}"
+
+
+def run_queue(conn: redis.Redis, state: RunState) -> dict:
+    """The run's queue: its name, the jobs waiting in it, the live slots listening on it."""
+    name = state.spec().get("queue")
+    if not name:  # a run queued before routing: its jobs are in the base queue
+        return {}
+    waiting = queue(conn, name).count
+    return {"name": name, "waiting": waiting, "slots": routing.serving(conn, name)}
+
+
+def render_run_queue(info: dict) -> str:
+    if not info:
+        return ""
+    line = f"run queue {info['name']}: {info['waiting']} waiting, {info['slots']} live slot(s)"
+    if not info["slots"]:
+        line += " - no slot offering what these jobs need is running: they wait for one"
+    return line
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from rq.queue import EnqueueData
 
 from glue.config import Settings
 from glue.errors import GlueError
-from glue.jobs import connection, naming
+from glue.jobs import connection, naming, routing
 from glue.jobs.job import on_failure, on_stopped, on_success, run_scenario
 from glue.jobs.runstate import RunState
 
@@ -72,6 +72,9 @@ def run_spec(settings: Settings, run_id: str, source: str, results: str) -> dict
         "memory": settings.memory,
         "gpus": settings.gpus,
         "venv": settings.venv,
+        "require": settings.require,
+        "gpu_slots_take_cpu": settings.gpu_slots_take_cpu,
+        "queue": routing.run_queue(settings),
         "network": settings.network,
         "read_only_root": settings.read_only_root,
         "pids_limit": settings.pids_limit,
@@ -98,11 +101,12 @@ def submit(
     """Queue, in this order, the scenarios of the run that have neither a job nor an outcome;
     `extra` adds to a scenario's job spec (its content id and expected duration, see order.py)."""
     run_id = spec["run_id"]
+    routing.check_fleet(conn, settings.queue, spec)
     state = RunState(conn, run_id)
     state.define(spec)
     # A rerun's scenarios have job ids of their own.
     ids = state.job_ids({s: naming.job_id(run_id, spec["source"], s) for s in scenarios})
-    queue = connection.queue(conn, settings.queue)
+    queue = connection.queue(conn, spec.get("queue") or settings.queue)
     with _submitting(conn, state) as still_mine:
         # Every scenario is listed before the first job is queued, so a fast first job can
         # never see the run as complete while the rest are still being queued.

@@ -42,7 +42,7 @@ from rq.worker import Worker
 from rq.worker_pool import WorkerData, WorkerPool
 
 from glue.config import Settings
-from glue.jobs import connection, docker_executor, executor, locations, registration, slot
+from glue.jobs import connection, docker_executor, executor, locations, registration, routing, slot
 from glue.jobs.job import ScenarioFailed, on_horse_died
 from glue.jobs.submit import KEEP_SECONDS
 
@@ -76,6 +76,11 @@ class GlueWorker(Worker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._requeue_job_id: str | None = None
+        self.offer = routing.Offer()
+
+    def serialize(self) -> dict:
+        # What the slot offers lives in its RQ worker hash, registered and expired with it.
+        return {**super().serialize(), routing.OFFER_FIELD: self.offer.to_json()}
 
     @property
     def dequeue_timeout(self) -> int:
@@ -180,15 +185,17 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent()  # a pool killed outright takes its workers along (they requeue jobs)
-    slot.set_current(slot.Slot(socket.gethostname(), number, name, settings))
+    here = slot.Slot(socket.gethostname(), number, name, settings)
+    slot.set_current(here)
     slot.workdir()  # made once here, not once per forked work horse
     if settings.s3_endpoint_url:
         # Made before the first fork, so every work horse inherits it (no connection is open
         # yet, so none is shared).
         locations.shared_client(settings.s3_endpoint_url)
     conn = connection.for_settings(settings, patient=True)
+    offer = routing.Offer.of_slot(here.gpus, settings)
     worker = GlueWorker(
-        [connection.queue(conn, settings.queue)],
+        [connection.queue(conn, q) for q in routing.listens(settings.queue, offer)],
         name=name,
         connection=conn,
         serializer=JSONSerializer,
@@ -196,6 +203,7 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
         maintenance_interval=settings.maintenance_interval,
         default_result_ttl=KEEP_SECONDS,
     )
+    worker.offer = offer
     worker.work(burst=burst, logging_level=level, with_scheduler=False)
 
 

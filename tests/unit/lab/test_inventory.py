@@ -9,9 +9,11 @@ import pytest
 
 from glue.lab import inventory
 from glue.lab.inventory import (
+    InventoryError,
     SshEndpoint,
     VagrantLab,
     build_inventory,
+    gpu_count_from_env,
     gpu_nodes_from_env,
     natural_key,
     parse_ssh_config,
@@ -88,6 +90,18 @@ def test_gpu_group_takes_only_running_nodes_named_in_the_environment() -> None:
     assert inv["gpu"]["hosts"] == ["node2"]
 
 
+def test_gpu_nodes_declare_simulated_gpus_and_the_others_none() -> None:
+    inv = build_inventory({"node1": ep(), "node2": ep()}, {"node2"}, gpu_count_from_env("2"))
+    hostvars = inv["_meta"]["hostvars"]
+    assert hostvars["node2"]["nvidia_gpu_count_override"] == 2
+    assert hostvars["node2"]["nvidia_gpus_simulated"] is True
+    assert "nvidia_gpu_count_override" not in hostvars["node1"]
+    assert gpu_count_from_env(None) == 1
+    for bad in ("0", "9", "two"):
+        with pytest.raises(InventoryError, match="SIMFLEET_GPU_COUNT must be a whole number"):
+            gpu_count_from_env(bad)
+
+
 def test_no_running_node_gives_an_empty_but_valid_inventory() -> None:
     inv = build_inventory({}, set())
     assert inv["workers"]["hosts"] == [] and inv["queue"]["hosts"] == []
@@ -151,7 +165,8 @@ def test_parallel_runs_of_the_inventory_script_all_succeed(lab) -> None:
 def test_gpu_setting_is_part_of_the_cache_key(tmp_path) -> None:
     a = VagrantLab(root=tmp_path, env={})
     b = VagrantLab(root=tmp_path, env={"SIMFLEET_GPU_NODES": "node1"})
-    assert a.fingerprint() != b.fingerprint()
+    c = VagrantLab(root=tmp_path, env={"SIMFLEET_GPU_NODES": "node1", "SIMFLEET_GPU_COUNT": "2"})
+    assert len({a.fingerprint(), b.fingerprint(), c.fingerprint()}) == 3
 
 
 def test_relative_dotfile_path_is_taken_from_the_project_root(tmp_path) -> None:
