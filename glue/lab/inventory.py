@@ -1,10 +1,12 @@
 """Ansible dynamic inventory for the Vagrant lab, built on python-vagrant.
 
 `vagrant status` says which nodes are up and `vagrant ssh-config` how to reach them; the lab's
-groups follow from the node names: the first node holds the queue and the registry, every node
-is a worker, and the nodes named in SIMFLEET_GPU_NODES form the gpu group. Vagrant is slow to
-start, so the answer is cached under the Vagrant dotfile folder and rebuilt whenever anything
-Vagrant keeps about its machines changes.
+groups follow from the node names: the first node holds the registry and the queue's primary,
+every node is a worker, and the nodes named in SIMFLEET_GPU_NODES form the gpu group. From three
+nodes on, the queue is replicated as on a real fleet (docs/queue-failover.md): node2 holds a
+replica and node3 a third sentinel, so the lab loses its queue host the way a fleet can.
+Vagrant is slow to start, so the answer is cached under the Vagrant dotfile folder and rebuilt
+whenever anything Vagrant keeps about its machines changes.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ import vagrant
 from glue.atomic import atomic_write
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GROUPS = ("queue", "registry", "workers", "gpu")
-CACHE_FORMAT = 1
+GROUPS = ("queue", "queue_sentinels", "registry", "workers", "gpu")
+# Bumped whenever the groups a lab gets change, so a cached inventory is rebuilt.
+CACHE_FORMAT = 2
+# From this many nodes on, the queue is a primary and a replica plus a third sentinel.
+REPLICATED_QUEUE_NODES = 3
 
 
 class InventoryError(RuntimeError):
@@ -80,11 +85,21 @@ def gpu_nodes_from_env(value: str | None) -> set[str]:
     return {n.strip() for n in (value or "").split(",") if n.strip()}
 
 
+def queue_layout(names: list[str]) -> tuple[list[str], list[str]]:
+    """The queue hosts and the sentinel-only hosts: Sentinel needs three voters, so a lab of
+    fewer nodes keeps one Redis rather than a failover that could never be agreed."""
+    if len(names) < REPLICATED_QUEUE_NODES:
+        return names[:1], []
+    return names[:2], names[2:3]
+
+
 def build_inventory(endpoints: dict[str, SshEndpoint], gpu_nodes: set[str]) -> dict[str, Any]:
     """Ansible's JSON inventory for the running nodes, with the lab's groups."""
     names = sorted(endpoints, key=natural_key)
+    queue, sentinels = queue_layout(names)
     groups: dict[str, list[str]] = {
-        "queue": names[:1],
+        "queue": queue,
+        "queue_sentinels": sentinels,
         "registry": names[:1],
         "workers": names,
         "gpu": [n for n in names if n in gpu_nodes],
