@@ -1,10 +1,12 @@
 """Ansible dynamic inventory for the Vagrant lab, built on python-vagrant.
 
 `vagrant status` says which nodes are up and `vagrant ssh-config` how to reach them; the lab's
-groups follow from the node names: the first node holds the queue and the registry, every node
-is a worker, and the nodes named in SIMFLEET_GPU_NODES form the gpu group, each declaring
-SIMFLEET_GPU_COUNT simulated GPUs (default 1): they get GPU slots, no NVIDIA software (the lab
-has no GPU; see roles/nvidia, nvidia_gpus_simulated). Vagrant is slow to
+groups follow from the node names: the first node holds the registry and the queue's primary,
+every node is a worker, and the nodes named in SIMFLEET_GPU_NODES form the gpu group, each
+declaring SIMFLEET_GPU_COUNT simulated GPUs (default 1): they get GPU slots, no NVIDIA software
+(the lab has no GPU; see roles/nvidia, nvidia_gpus_simulated). From three nodes on, the queue
+is replicated as on a real fleet (docs/queue-failover.md): node2 holds a replica and node3 a
+third sentinel, so the lab loses its queue host the way a fleet can. Vagrant is slow to
 start, so the answer is cached under the Vagrant dotfile folder and rebuilt whenever anything
 Vagrant keeps about its machines changes.
 """
@@ -27,10 +29,14 @@ import vagrant
 from glue.atomic import atomic_write
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GROUPS = ("queue", "registry", "workers", "gpu")
-CACHE_FORMAT = 2
+GROUPS = ("queue", "queue_sentinels", "registry", "workers", "gpu")
+# Bumped whenever the groups or host variables a lab gets change, so a cached inventory is
+# rebuilt.
+CACHE_FORMAT = 3
 GPU_COUNT_ENV = "SIMFLEET_GPU_COUNT"
 MAX_GPU_COUNT = 8
+# From this many nodes on, the queue is a primary and a replica plus a third sentinel.
+REPLICATED_QUEUE_NODES = 3
 
 
 class InventoryError(RuntimeError):
@@ -92,13 +98,23 @@ def gpu_count_from_env(value: str | None) -> int:
     return int(text)
 
 
+def queue_layout(names: list[str]) -> tuple[list[str], list[str]]:
+    """The queue hosts and the sentinel-only hosts: Sentinel needs three voters, so a lab of
+    fewer nodes keeps one Redis rather than a failover that could never be agreed."""
+    if len(names) < REPLICATED_QUEUE_NODES:
+        return names[:1], []
+    return names[:2], names[2:3]
+
+
 def build_inventory(
     endpoints: dict[str, SshEndpoint], gpu_nodes: set[str], gpu_count: int = 1
 ) -> dict[str, Any]:
     """Ansible's JSON inventory for the running nodes, with the lab's groups."""
     names = sorted(endpoints, key=natural_key)
+    queue, sentinels = queue_layout(names)
     groups: dict[str, list[str]] = {
-        "queue": names[:1],
+        "queue": queue,
+        "queue_sentinels": sentinels,
         "registry": names[:1],
         "workers": names,
         "gpu": [n for n in names if n in gpu_nodes],
