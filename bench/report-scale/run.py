@@ -142,8 +142,8 @@ def bench(server: RedisServer, tmp: Path) -> int:
         "The page draws each host/slot lane as merged bars (the status that kept each stretch "
         "busy longest, plus a loud bar where jobs failed), so its size depends on the slots, "
         "not the jobs; the job list is in pages of 2,000 beside it. `glue status` on a finished "
-        "run reads the tally workers count as they fold (a few small keys); `glue status` as "
-        "a command is mostly Python starting and importing glue, redis and rq.",
+        "run reads the counters each fold keeps by host and status (a few small keys); `glue "
+        "status` as a command is mostly Python starting and importing glue, redis and rq.",
         END,
     ]
     section = "\n".join(lines)
