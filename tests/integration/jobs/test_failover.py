@@ -193,22 +193,24 @@ def test_wait_gives_up_on_an_unreachable_queue_with_exit_status_4(engine: Engine
     assert len(lines) == 2, proc.stderr
 
 
-@pytest.mark.parametrize("lost", [1, 3])
+@pytest.mark.parametrize(("lost", "how"), [(1, "gone"), (3, "gone"), (2, "orphaned")])
 def test_wait_queues_again_the_scenarios_a_failover_lost(
-    engine: Engine, tmp_path: Path, lost: int
+    engine: Engine, tmp_path: Path, lost: int, how: str
 ) -> None:
-    """What asynchronous replication loses: jobs gone from Redis, no outcome. No workers run,
-    so the requeued jobs must be in the queue afterwards."""
+    """What asynchronous replication loses: jobs gone from Redis, or jobs still `queued` that
+    a dequeue took off the list whose reply never reached its worker; no outcome. No workers
+    run, so the requeued jobs must be in the queue afterwards."""
     files = {f"s{n}.py": scenarios.script(BODY, n=n) for n in range(5)}
     source = scenarios.write(tmp_path / "scenarios", files)
-    run_id = engine.run_id(f"lost{lost}")
+    run_id = engine.run_id(f"lost{lost}{how}")
     code, _, err = engine.glue("run", str(source), "--run-id", run_id, "--executor", "process")
     assert code == 0, err
     queue_key = f"rq:queue:{engine.env['GLUE_QUEUE']}"
     ids = RunState(engine.conn, run_id).jobs()
     gone = [ids[f"s{n}.py"] for n in range(lost)]
     for jid in gone:
-        engine.conn.delete(Job.key_for(jid))
+        if how == "gone":
+            engine.conn.delete(Job.key_for(jid))
         engine.conn.lrem(queue_key, 0, jid)
 
     code, _, err = engine.glue("wait", run_id, "--timeout", "0.5")
