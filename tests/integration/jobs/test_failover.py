@@ -221,3 +221,33 @@ def test_wait_queues_again_the_scenarios_a_failover_lost(
 
     code, _, err = engine.glue("wait", run_id, "--timeout", "0.5")
     assert code == 3 and "queued them again" not in err, err
+
+
+def test_a_job_queued_twice_runs_twice_at_once_and_is_folded_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A failover can leave a job both with a worker and in the queue (the replica never saw
+    the dequeue): two slots of one host then run it at the same time. Each copy must get its
+    own attempt number, folder and upload prefix, or one removes the other's files and the
+    scenario fails."""
+    body = "time.sleep(1.5)\nanswer({{'value': {n}}})\n"
+    source = scenarios.write(tmp_path / "scenarios", {"s0.py": scenarios.script(body, n=7)})
+    run_id = engine.run_id("twice")
+    args = ["run", str(source), "--run-id", run_id, "--executor", "process", "--retries", "0"]
+    code, _, err = engine.glue(*args, "--reduce", "sum:value")
+    assert code == 0, err
+    (job_id,) = RunState(engine.conn, run_id).jobs().values()
+    engine.conn.rpush(f"rq:queue:{engine.env['GLUE_QUEUE']}", job_id)
+    engine.start_workers("--slots", "2")
+
+    code, _, err = engine.glue("wait", run_id, "--timeout", "60")
+    assert code == 0, err
+    summary = RunState(engine.conn, run_id).summary()
+    assert summary["counts"] == {"succeeded": 1}
+    assert summary["reduced"] == {"sum:value": 7}
+    attempts = source.parent / "results" / run_id / "s0.py" / "attempts"
+    engine.wait("both copies to upload", lambda: len(list(attempts.glob("*/outcome.json"))) == 2)
+    copies = [read_json(p) for p in sorted(attempts.glob("*/outcome.json"))]
+    assert sorted(c["attempt"] for c in copies) == [1, 2]
+    assert {c["status"] for c in copies} == {"succeeded"}
+    assert {c["slot"] for c in copies} == {1, 2}, "the two copies did not run at once"
