@@ -20,8 +20,10 @@ hash RQ writes (tests/integration/jobs/test_submit.py compares them), at a fract
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import islice
@@ -141,24 +143,59 @@ def submit(
             state.register(dict(chunk))
             still_mine()
         todo = unqueued(conn, state, ids, still_mine)
-        save = conn.register_script(SAVE_SCRIPT)
-        for chunk in chunks(todo):
-            hashes = JobHashes(queue, settings)
-            args: list[Any] = [len(hashes.common), *hashes.common]
-            for scenario in chunk:
-                args += hashes.own(
-                    {"run_id": run_id, "scenario": scenario, **extra.get(scenario, {})}
-                )
-            job_ids = [ids[s] for s in chunk]
-            with conn.pipeline(transaction=True) as pipe:
-                # What RQ's enqueue does for a job without dependencies: the queue in the set
-                # of queues, each job's hash, its id at the queue's end.
-                pipe.sadd(queue.redis_queues_keys, queue.key)
-                save(keys=[Job.key_for(j) for j in job_ids], args=args, client=pipe)
-                pipe.rpush(queue.key, *job_ids)
-                pipe.execute()
-            still_mine()
+        chunk_of = functools.partial(_chunk, queue, settings, run_id, ids, extra)
+        _write(conn, queue, map(chunk_of, chunks(todo)), still_mine)
     return Submitted(len(todo), len(scenarios) - len(todo))
+
+
+def _chunk(
+    queue: Queue,
+    settings: Settings,
+    run_id: str,
+    ids: Mapping[str, str],
+    extra: Mapping[str, Mapping[str, Any]],
+    scenarios: Sequence[str],
+) -> tuple[list[str], list[Any]]:
+    """The job ids of some scenarios and SAVE_SCRIPT's arguments for their hashes."""
+    hashes = JobHashes(queue, settings)
+    args: list[Any] = [len(hashes.common), *hashes.common]
+    for scenario in scenarios:
+        args += hashes.own({"run_id": run_id, "scenario": scenario, **extra.get(scenario, {})})
+    return [ids[s] for s in scenarios], args
+
+
+def _write(
+    conn: redis.Redis,
+    queue: Queue,
+    prepared: Iterator[tuple[list[str], list[Any]]],
+    between: Callable[[], None],
+) -> None:
+    """Queue the prepared chunks' jobs, each chunk in one MULTI/EXEC, in order.
+
+    A thread writes one chunk while this one prepares the next: Redis' time and Python's
+    overlap. Chunks are written one at a time and in order, so an interrupted submit still
+    leaves whole chunks queued, the first ones."""
+    save = conn.register_script(SAVE_SCRIPT)
+
+    def write(job_ids: list[str], args: list[Any]) -> None:
+        with conn.pipeline(transaction=True) as pipe:
+            # What RQ's enqueue does for jobs without dependencies: the queue in the set of
+            # queues, each job's hash, the job ids at the queue's end.
+            pipe.sadd(queue.redis_queues_keys, queue.key)
+            save(keys=[Job.key_for(j) for j in job_ids], args=args, client=pipe)
+            pipe.rpush(queue.key, *job_ids)
+            pipe.execute()
+
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        written = None
+        for job_ids, args in prepared:
+            if written is not None:
+                written.result()
+                between()
+            written = writer.submit(write, job_ids, args)
+        if written is not None:
+            written.result()
+            between()
 
 
 def unqueued(
