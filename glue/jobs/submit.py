@@ -1,7 +1,7 @@
 """Queue a run: one RQ job per scenario, each with an id derived from the run, its source and
 the scenario.
 
-Jobs go to Redis in chunks through RQ's enqueue_many, each chunk one MULTI/EXEC: a submit that
+Jobs go to Redis in chunks, each chunk one MULTI/EXEC, in RQ's own format: a submit that
 is interrupted (Ctrl-C, a kill, a lost connection) leaves whole chunks queued and none half
 written. Every scenario is listed in the run before the first chunk, so what an interrupted
 submit did not queue is a scenario of the run with no job and no outcome: the next submit of
