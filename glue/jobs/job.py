@@ -93,10 +93,33 @@ def _outcome(job: Job, status: str, error: str | None = None) -> dict[str, Any]:
     }
 
 
+class RunGone(GlueError):
+    """The job's run is no longer in Redis: it was deleted, or expired after completing."""
+
+
+def run_settings(job: Job) -> dict[str, Any]:
+    """The settings of the job's run, read from its run state (one small HGET).
+
+    A job carries only its own part of the spec (run id, scenario, content id, expected
+    duration): the rest, the same for every job of the run, is stored once per run rather than
+    once per queued job. The work horse is forked per job, so there is nothing to cache across
+    jobs; a job reads them as it starts and again as its outcome is folded."""
+    run_id = job.meta["run_id"]
+    try:
+        return RunState(job.connection, run_id).spec()
+    except GlueError:
+        raise RunGone(
+            f"run {run_id!r} is no longer in Redis (deleted, or expired after it completed): "
+            "its jobs have no settings to run with"
+        ) from None
+
+
 def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
-    """The RQ job function; `spec` is the run's settings plus this job's scenario."""
+    """The RQ job function; `spec` is this job's own part of its run's spec, over the run's
+    settings (a job queued by an older glue carries them all: the same values)."""
     job = get_current_job()
     assert job is not None, "run_scenario runs inside an RQ job"
+    spec = {**run_settings(job), **spec}
     _start_attempt(job)
     io = IoDir.create(slot.workdir() / f"{job.id}-{job.meta['attempt']}")
     with cleanup_on_terminate(io.remove):
@@ -206,7 +229,11 @@ def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:
     """Fold a final outcome into its run; promote its upload when it is the one recorded;
     write the summary when it completes the run."""
     result = outcome.pop("result", None)
-    spec = job.kwargs["spec"]
+    try:
+        spec = run_settings(job)
+    except RunGone as exc:
+        log.warning("job %s: %s: its outcome is dropped", job.id, exc)
+        return
     s3 = slot.current().settings.s3_endpoint_url
     state = RunState(connection, job.meta["run_id"])
     recorded = state.fold(outcome, result, spec["reduce"])

@@ -74,7 +74,7 @@ def _checked(rel: str, url: str) -> str:
     return rel
 
 
-def _sha256_id(path: Path) -> str:
+def _sha256_id(path: str) -> str:
     """`size:sha256` of a file, read with plain system calls: four times faster than file
     objects, which counts for a run of 100,000 small scenarios."""
     digest, size = hashlib.sha256(), 0
@@ -104,8 +104,11 @@ class LocalFolder:
             here = Path(dirpath)
             # Hidden folders and the results folder (when it sits inside) hold no scenarios.
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and here / d != skip)
+            # Plain strings per file: pathlib costs more than the rest for 100,000 files.
+            rel = os.path.relpath(dirpath, self.root)
+            prefix = "" if rel == "." else rel + "/"
             for name in filenames:
-                key = (here / name).relative_to(self.root).as_posix()
+                key = prefix + name
                 if not name.startswith(".") and fnmatch.fnmatch(key, pattern):
                     keys.append(key)
         return Listing(sorted(keys), [])
@@ -114,7 +117,7 @@ class LocalFolder:
         ids = {}
         for key in keys:
             try:
-                ids[key] = _sha256_id(self._path(key))
+                ids[key] = _sha256_id(os.path.join(self.url, _checked(key, self.url)))
             except OSError:
                 continue  # gone since the listing: its job will say so
         return ids

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from glue.config import Settings
@@ -35,6 +35,7 @@ SECRETS_MOUNT = "/run/secrets"
 SECRETS_ENV = "SIMFLEET_SECRETS"
 _SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 class Refused(GlueError):
@@ -119,9 +120,9 @@ def key_refusal(key: str) -> str | None:
     Shell metacharacters are fine (keys are passed as one argv element, or shell-quoted);
     these are not: a NUL cannot be in an argument, a line break or control character breaks
     logs and quoting, and a name starting with '-' reads as an option."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+    if _CONTROL.search(key):
         return "it holds a control character (NUL, line break, ...)"
-    if any(part.startswith("-") for part in PurePosixPath(key).parts):
+    if any(part.startswith("-") for part in key.split("/")):
         return "a part of it starts with '-'"
     return None
 

@@ -8,9 +8,12 @@ destination folder.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
 
 from glue.s3.local import is_reserved
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def is_dir_marker(rel: str) -> bool:
@@ -24,7 +27,7 @@ def refusal(rel: str) -> str | None:
         return "absolute key"
     if "\\" in rel:
         return "backslash in key"
-    if any(ord(c) < 32 or c == "\x7f" for c in rel):
+    if _CONTROL.search(rel):
         return "control character in key"
     parts = rel.split("/")
     if ".." in parts:
