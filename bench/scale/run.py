@@ -212,7 +212,8 @@ def bench(n: int, slots: int, job_users: str) -> int:
     server = subprocess.Popen(
         [
             *("redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(tmp)),
-            *("--appendonly", "yes", "--save", "", "--logfile", str(tmp / "redis.log")),
+            *("--appendonly", "yes", "--save", "", "--hash-max-ziplist-value", "256"),
+            *("--logfile", str(tmp / "redis.log")),
         ]
     )
     url = f"redis://127.0.0.1:{port}/0"

@@ -47,6 +47,7 @@ class RedisServer:
             pytest.fail("redis-server is not installed (Debian package redis-server): make setup")
         args = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder)]
         args += ["--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+        args += ["--hash-max-ziplist-value", "256"]  # as the redis role sets it
         args += ["--daemonize", "no", "--logfile", str(self.folder / "redis.log")]
         if self.password:
             args += ["--requirepass", self.password, "--masterauth", self.password]
