@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 
 from glue import config
-from glue.jobs import connection, naming, status
+from glue.jobs import connection, naming, pause, status
 from glue.jobs.outage import Rider
 from glue.jobs.runstate import RunState
 
@@ -21,10 +22,13 @@ def status_command(args: argparse.Namespace) -> int:
     conn = ride(lambda: connection.for_settings(settings))
     tally = ride(lambda: status.tally(conn, RunState(conn, run_id)))
     health = ride(lambda: status.queue_health(conn))
+    paused = ride(lambda: pause.all_paused(conn))
     if args.json:
-        print(json.dumps({**tally.as_dict(), "queue": health}, indent=2))
+        pauses = [asdict(p) for p in paused]
+        print(json.dumps({**tally.as_dict(), "queue": health, "paused_slots": pauses}, indent=2))
     else:
-        print(status.render(tally) + "\n\n" + status.render_queue(health))
+        parts = [status.render(tally), status.render_paused(paused), status.render_queue(health)]
+        print("\n\n".join(parts))
     return 0
 
 
@@ -33,8 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "status",
         help="counts of a run's scenarios by state and by host",
         description="Print how many scenarios of a run are queued, running, waiting for a "
-        "retry, succeeded, failed, timed out, lost or stopped, overall and per host; then "
-        "which Redis is the queue's primary and whether its replicas are in sync.",
+        "retry, succeeded, failed, timed out, lost or stopped, overall and per host; the "
+        "fleet's slots paused for executor errors, with why and until when; then which "
+        "Redis is the queue's primary and whether its replicas are in sync.",
     )
     p.add_argument("run_id", metavar="RUN_ID", help="the run, as given to glue run --run-id")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -21,11 +21,13 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import redis
+from rq import Retry
 from rq.exceptions import AbandonedJobError
 from rq.job import Job, get_current_job
 
 from glue.errors import GlueError
-from glue.jobs import docker_executor, nofollow, process_executor, sandbox, slot
+from glue.jobs import docker_executor, nofollow, pause, process_executor, sandbox, slot
+from glue.jobs.connection import queue as rq_queue
 from glue.jobs.executor import (
     FAILED,
     LOG_NAME,
@@ -47,6 +49,10 @@ EXECUTORS: dict[str, Callable[[ExecSpec, IoDir], ExecResult]] = {
 }
 LOST, STOPPED, ERROR = "lost", "stopped", "error"
 SUMMARY_NAME = "summary.json"
+
+
+class ExecutorFailed(GlueError):
+    """No slot could run the scenario: the last executor error, after every hand-back."""
 
 
 class ScenarioFailed(Exception):
@@ -87,21 +93,71 @@ def _outcome(job: Job, status: str, error: str | None = None) -> dict[str, Any]:
     }
 
 
-def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
-    """The RQ job function; `spec` is the run's settings plus this job's scenario."""
+def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
+    """The RQ job function; `spec` is the run's settings plus this job's scenario.
+
+    A slot that cannot run the job (glue.jobs.pause) hands it back to RQ as a Retry."""
     job = get_current_job()
     assert job is not None, "run_scenario runs inside an RQ job"
+    here = slot.current()
+    failed_hosts = job.meta.get("failed_hosts", [])
+    if here.host in failed_hosts and pause.another_host_ready(
+        job.connection, rq_queue(job.connection, job.origin), failed_hosts
+    ):
+        log.info("job %s: %s failed it before; left to another host", job.id, here.host)
+        return _hand_back(job, here)
     _start_attempt(job)
+    try:
+        outcome = _attempt(job, spec)
+    except Exception as exc:
+        reason = pause.executor_error(exc)
+        if reason is None:
+            raise
+        return _executor_failed(job, here, reason)
+    if outcome["status"] != SUCCEEDED:
+        raise ScenarioFailed(outcome)
+    return outcome
+
+
+def _attempt(job: Job, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the scenario in a fresh io-dir and upload what it left."""
     io = IoDir.create(slot.workdir() / job.id)
     with cleanup_on_terminate(io.remove):
         try:
             outcome = _execute(job, spec, io)
-            outcome = _upload(spec, outcome, io)
+            pause.note_answer(job.connection, _slot_name(slot.current()))
+            return _upload(spec, outcome, io)
         finally:
             io.remove()
-    if outcome["status"] != SUCCEEDED:
-        raise ScenarioFailed(outcome)
-    return outcome
+
+
+def _slot_name(here: slot.Slot) -> str:
+    return pause.slot_name(here.host, here.number)
+
+
+def _hand_back(job: Job, here: slot.Slot) -> Retry:
+    """RQ's Retry for a job this slot leaves to others; past executor_retries, an error."""
+    if (job.number_of_retries or 0) >= here.settings.executor_retries:
+        reason = job.meta.get("executor_error") or "no slot could run it"
+        raise ExecutorFailed(f"gave up after {job.number_of_retries} hand-backs: {reason}")
+    return pause.retry(here.settings)
+
+
+def _executor_failed(job: Job, here: slot.Slot, reason: str) -> Retry:
+    """Note the failed host on the job and the error on the slot (which may pause it)."""
+    name = _slot_name(here)
+    failed = job.meta.get("failed_hosts", [])
+    job.meta.update(
+        failed_hosts=failed if here.host in failed else [*failed, here.host],
+        executor_error=f"{name}: {reason}",
+    )
+    job.save_meta()
+    log.warning("job %s: %s cannot run it: %s", job.id, name, reason)
+    paused = pause.note_error(job.connection, name, reason, here.settings)
+    if paused:
+        log.warning("%s", paused.line())
+        RunState(job.connection, job.meta["run_id"]).note_pause(paused.slot, paused.line())
+    return _hand_back(job, here)
 
 
 def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:

@@ -5,6 +5,7 @@ Keys (all under glue:run:<run id>):
   ":jobs"     hash: scenario -> RQ job id, every scenario ever submitted to the run
   ":outcomes" hash: scenario -> outcome JSON (status, host, slot, times, exit code, ...)
   ":reduced"  string: {"states": {reducer spec: state}, "notes": [...]}
+  ":paused"   hash: slot -> the latest pause of that slot while it ran the run's jobs
 
 fold() adds one outcome and steps every reducer in a single optimistic transaction (WATCH /
 MULTI / EXEC, retried on conflict). The outcomes hash doubles as the record of what was
@@ -38,6 +39,7 @@ class RunState:
         self.jobs_key = self.key + ":jobs"
         self.outcomes_key = self.key + ":outcomes"
         self.reduced_key = self.key + ":reduced"
+        self.paused_key = self.key + ":paused"
 
     def exists(self) -> bool:
         return bool(self.r.exists(self.key))
@@ -119,6 +121,14 @@ class RunState:
                 except WatchError:
                     continue
 
+    def note_pause(self, slot: str, line: str) -> None:
+        self.r.hset(self.paused_key, slot, line)
+
+    def pauses(self) -> list[str]:
+        """One line per slot that paused itself during the run (glue.jobs.pause)."""
+        raw = self.r.hgetall(self.paused_key)
+        return [raw[k].decode() for k in sorted(raw)]
+
     def reduced(self) -> tuple[dict[str, Any], list[str]]:
         """The value of each reducer so far, and the notes about results it could not use."""
         raw = self.r.get(self.reduced_key)
@@ -156,4 +166,5 @@ class RunState:
             "ended": max(ends, default=None),
             "failures": [o for o in ordered if o["status"] != SUCCEEDED],
             "jobs": [{k: o.get(k) for k in JOB_FIELDS} for o in ordered],
+            "paused_slots": self.pauses(),
         }

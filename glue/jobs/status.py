@@ -5,7 +5,8 @@ scenario is queued, running, scheduled (waiting to be retried) or deferred, as R
 that Redis no longer knows and that has no outcome shows as "missing": submitting the run
 again, or `glue wait`, queues it.
 
-queue_health() says which Redis is the queue's primary and how far each replica is behind.
+queue_health() says which Redis is the queue's primary and how far each replica is behind;
+render_paused() lists the fleet's slots paused for executor errors (glue.jobs.pause).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from glue.jobs.connection import primary_address
+from glue.jobs.pause import Pause
 from glue.jobs.runstate import RunState
 
 RQ_NAMES = {JobStatus.STARTED: "running"}
@@ -114,3 +116,10 @@ def render(t: Tally) -> str:
             cells = [f"{counts.get(s, 0):>9}" for s in states]
             lines.append("  " + "  ".join([f"{host:<{hw}}", *cells]))
     return "\n".join(lines)
+
+
+def render_paused(pauses: list[Pause]) -> str:
+    """One line per paused slot of the fleet: `node3/2 paused: <reason> (until <time>)`."""
+    if not pauses:
+        return "paused slots: none"
+    return "\n".join(["paused slots:", *(f"  {p.line()}" for p in pauses)])

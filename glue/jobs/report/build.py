@@ -235,6 +235,7 @@ def page_view(summary: dict[str, Any], rows: list[JobRow], svg: str) -> dict[str
         ),
         "reduced": [(spec, pretty_json(v)) for spec, v in (summary.get("reduced") or {}).items()],
         "reduce_notes": summary.get("reduce_notes") or [],
+        "paused_slots": summary.get("paused_slots") or [],
         "slowest": timed[:SLOWEST],
         "failures": failures,
         "open_failures": OPEN_FAILURES,

@@ -1,0 +1,158 @@
+"""Slots that cannot run jobs stop taking them for a while, and their jobs go elsewhere.
+
+An executor error means this slot could not run the scenario at all (its image is missing or
+cannot be pulled, no GPU runtime, the disk is full, the Docker engine is away): another host
+may well run it. A scenario that ran and failed is an answer, not an executor error, and never
+pauses a slot.
+
+A slot counts its executor errors in a row; at `pause_after` it pauses itself for
+`pause_seconds`, doubled with each further error in a row up to `pause_max_seconds`. A job
+that ran to an answer (either way) resets the count. The state lives in Redis, so
+`glue status` on any host sees it:
+
+  glue:slot:<host>/<n>:errors   executor errors in a row (a counter)
+  glue:slot:<host>/<n>:paused   the pause (JSON), expiring when the pause ends
+  glue:paused                   sorted set: slot -> end of its pause, to list pauses quickly
+
+The job itself goes back to the queue through RQ: the job function returns a `Retry`, which
+RQ counts apart from the run's retries, with growing intervals that RQ's scheduler honours.
+The hosts that failed the job are noted on it, and a slot on such a host puts the job back
+while a live slot on another host could take it.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import docker.errors
+import redis
+from rq import Retry, worker_registration
+from rq.queue import Queue
+
+from glue.config import Settings
+from glue.jobs.executor import ExecutorError, iso_utc
+
+PAUSED_SET = "glue:paused"
+SLOT_PREFIX = "glue:slot:"
+# An error count older than this starts again from zero.
+COUNT_TTL = 24 * 3600
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+
+
+@dataclass(frozen=True)
+class Pause:
+    slot: str
+    reason: str
+    until: str
+    errors: int
+
+    def line(self) -> str:
+        """`node3/2 paused: <reason> (until <time>)`, as status and the report show it."""
+        return f"{self.slot} paused: {self.reason} (until {self.until})"
+
+
+def slot_name(host: str, number: int) -> str:
+    return f"{host}/{number}"
+
+
+def worker_slot(worker_name: str) -> str | None:
+    """The slot of a `glue worker` worker name (HOST.N.ID); None for any other worker."""
+    host, sep, rest = worker_name.rpartition(".")
+    host, sep2, number = host.rpartition(".")
+    if not (sep and sep2 and host and number.isdigit() and rest):
+        return None
+    return slot_name(host, int(number))
+
+
+def executor_error(exc: BaseException) -> str | None:
+    """Why this slot could not run a job, or None when `exc` says nothing about the slot."""
+    if isinstance(exc, ExecutorError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno in FULL_DISK:
+        return f"disk full: {exc.strerror} ({exc.filename or 'job folder'})"
+    if isinstance(exc, docker.errors.DockerException):
+        return f"Docker engine: {exc}".splitlines()[0]
+    return None
+
+
+def pause_seconds(errors: int, settings: Settings) -> int:
+    """How long `errors` executor errors in a row pause a slot: 0 below pause_after, then
+    pause_seconds doubling with each further error, never above pause_max_seconds."""
+    if errors < settings.pause_after:
+        return 0
+    doublings = min(errors - settings.pause_after, 32)
+    return min(settings.pause_max_seconds, settings.pause_seconds * 2**doublings)
+
+
+def retry(settings: Settings) -> Retry:
+    """RQ's Retry for a job this slot could not run: at once the first time (another slot may
+    be free now), then waiting pause_seconds, doubling up to pause_max_seconds."""
+    waits = [0] + [
+        min(settings.pause_max_seconds, settings.pause_seconds * 2**i)
+        for i in range(min(settings.executor_retries - 1, 32))
+    ]
+    return Retry(max=settings.executor_retries, interval=waits)
+
+
+def _key(slot: str, what: str) -> str:
+    return f"{SLOT_PREFIX}{slot}:{what}"
+
+
+def note_error(conn: redis.Redis, slot: str, reason: str, settings: Settings) -> Pause | None:
+    """Count an executor error of `slot`; pause it when that makes pause_after in a row."""
+    counter = _key(slot, "errors")
+    with conn.pipeline() as pipe:
+        pipe.incr(counter)
+        pipe.expire(counter, COUNT_TTL)
+        errors = int(pipe.execute()[0])
+    seconds = pause_seconds(errors, settings)
+    if not seconds:
+        return None
+    end = time.time() + seconds
+    pause = Pause(slot=slot, reason=reason, until=iso_utc_at(end), errors=errors)
+    with conn.pipeline() as pipe:
+        pipe.set(_key(slot, "paused"), json.dumps(asdict(pause)), ex=seconds)
+        pipe.zremrangebyscore(PAUSED_SET, "-inf", time.time())
+        pipe.zadd(PAUSED_SET, {slot: end})
+        pipe.execute()
+    return pause
+
+
+def note_answer(conn: redis.Redis, slot: str) -> None:
+    """The slot ran a job to an answer: its executor works, the count starts again."""
+    conn.delete(_key(slot, "errors"))
+
+
+def paused(conn: redis.Redis, slot: str) -> Pause | None:
+    raw = conn.get(_key(slot, "paused"))
+    return Pause(**json.loads(raw)) if raw else None
+
+
+def all_paused(conn: redis.Redis) -> list[Pause]:
+    """Every slot of the fleet paused now, by slot name."""
+    slots = [
+        s.decode() if isinstance(s, bytes) else s
+        for s in conn.zrangebyscore(PAUSED_SET, time.time(), "+inf")
+    ]
+    raws = conn.mget([_key(s, "paused") for s in slots]) if slots else []
+    return sorted((Pause(**json.loads(r)) for r in raws if r), key=lambda p: p.slot)
+
+
+def another_host_ready(conn: redis.Redis, queue: Queue, failed_hosts: list[str]) -> bool:
+    """Whether a live, unpaused slot on a host not in `failed_hosts` serves `queue`."""
+    names = [
+        (k.decode() if isinstance(k, bytes) else k).removeprefix("rq:worker:")
+        for k in worker_registration.get_keys(queue=queue, connection=conn)
+    ]
+    slots = [s for s in map(worker_slot, names) if s and s.rpartition("/")[0] not in failed_hosts]
+    if not slots:
+        return False
+    return not all(conn.mget([_key(s, "paused") for s in slots]))
+
+
+def iso_utc_at(epoch: float) -> str:
+    return iso_utc(datetime.fromtimestamp(epoch, UTC))
