@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 
 import docker.errors
 import redis
+import requests.exceptions
 from rq import Retry, worker_registration
 from rq.queue import Queue
 
@@ -74,8 +75,13 @@ def executor_error(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, OSError) and exc.errno in FULL_DISK:
         return f"disk full: {exc.strerror} ({exc.filename or 'job folder'})"
-    if isinstance(exc, docker.errors.DockerException):
-        return f"Docker engine: {exc}".splitlines()[0]
+    if isinstance(exc, docker.errors.APIError):
+        # The engine answered: only a full disk is about the slot; anything else (a command
+        # not in the image, say) may be the run's own doing and must not pause the fleet.
+        text = str(exc)
+        return f"disk full: {text}".splitlines()[0] if "no space left" in text.lower() else None
+    if isinstance(exc, docker.errors.DockerException | requests.exceptions.ConnectionError):
+        return f"Docker engine unreachable: {exc}".splitlines()[0]
     return None
 
 
