@@ -42,6 +42,8 @@ SLOT_PREFIX = "glue:slot:"
 # An error count older than this starts again from zero.
 COUNT_TTL = 24 * 3600
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+# A reason is shown on one line of `glue status`.
+MAX_REASON = 300
 
 
 @dataclass(frozen=True)
@@ -70,19 +72,25 @@ def worker_slot(worker_name: str) -> str | None:
 
 
 def executor_error(exc: BaseException) -> str | None:
-    """Why this slot could not run a job, or None when `exc` says nothing about the slot."""
+    """Why this slot could not run a job (one line), or None when `exc` says nothing about
+    the slot."""
     if isinstance(exc, ExecutorError):
-        return str(exc)
+        return _one_line(str(exc))
     if isinstance(exc, OSError) and exc.errno in FULL_DISK:
         return f"disk full: {exc.strerror} ({exc.filename or 'job folder'})"
     if isinstance(exc, docker.errors.APIError):
         # The engine answered: only a full disk is about the slot; anything else (a command
         # not in the image, say) may be the run's own doing and must not pause the fleet.
         text = str(exc)
-        return f"disk full: {text}".splitlines()[0] if "no space left" in text.lower() else None
+        return _one_line(f"disk full: {text}") if "no space left" in text.lower() else None
     if isinstance(exc, docker.errors.DockerException | requests.exceptions.ConnectionError):
-        return f"Docker engine unreachable: {exc}".splitlines()[0]
+        return _one_line(f"Docker engine unreachable: {exc}")
     return None
+
+
+def _one_line(text: str) -> str:
+    line = (text.splitlines() or [""])[0]
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
 
 
 def pause_seconds(errors: int, settings: Settings) -> int:

@@ -61,6 +61,12 @@ def test_errors_of_the_slot_are_executor_errors(exc) -> None:
     assert reason and "\n" not in reason
 
 
+def test_a_long_reason_is_cut_to_one_short_line() -> None:
+    reason = pause.executor_error(ExecutorError("x" * 1000 + "\nsecond line"))
+    assert len(reason) == pause.MAX_REASON and reason.endswith("...")
+    assert pause.executor_error(ExecutorError("first\nsecond")) == "first"
+
+
 def test_a_full_disk_says_so_and_where() -> None:
     reason = pause.executor_error(OSError(errno.ENOSPC, "No space left on device", "/w/j"))
     assert reason == "disk full: No space left on device (/w/j)"
