@@ -46,7 +46,7 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
-from rq.worker import Worker
+from rq.worker import Worker, WorkerStatus
 from rq.worker_pool import WorkerData, WorkerPool
 
 from glue.config import Settings
@@ -188,6 +188,8 @@ class GlueWorker(Worker):
             if not said:
                 self.log.warning("Worker %s: %s", self.name, paused.line())
                 self.procline(paused.line())
+                # Not busy: a stop signal now ends the worker at once, as when it is idle.
+                self.set_state(WorkerStatus.SUSPENDED)
                 said = True
             self.heartbeat()
             if self.should_run_maintenance_tasks:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,7 +65,7 @@ def test_a_broken_slot_pauses_and_a_healthy_one_runs_every_scenario(
     run_id = engine.run_id("pause")
     broken = f"broken-{engine.env['GLUE_QUEUE']}"
     # Long enough to outlast the run, so status still shows it at the end.
-    broken_workers(engine, broken, GLUE_PAUSE_SECONDS="300")
+    broken_pool = broken_workers(engine, broken, GLUE_PAUSE_SECONDS="300")
     # No retries: an executor error that spent one would end its scenario in error.
     submit(engine, values(tmp_path / "s", 6), run_id, tmp_path / "results")
     slot = f"{broken}/1"
@@ -92,6 +93,11 @@ def test_a_broken_slot_pauses_and_a_healthy_one_runs_every_scenario(
     assert code == 0, err
     shown = {p["slot"]: p for p in json.loads(out)["paused_slots"]}
     assert shown[slot]["reason"] == paused.reason
+
+    # A paused slot is idle: told to stop, it stops at once, not after its pause.
+    started = time.monotonic()
+    assert broken_pool.stop(timeout=20) == 0, broken_pool.tail()
+    assert time.monotonic() - started < 15
 
 
 def test_next_to_a_healthy_slot_from_the_start_no_scenario_ends_in_error(
