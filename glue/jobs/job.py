@@ -52,7 +52,8 @@ SUMMARY_NAME = "summary.json"
 
 
 class ExecutorFailed(GlueError):
-    """No slot could run the scenario: the last executor error, after every hand-back."""
+    """The slot could not run the scenario and no other host can take it: its executor error
+    (the run's retries then apply, as to any failure)."""
 
 
 class ScenarioFailed(Exception):
@@ -96,16 +97,14 @@ def _outcome(job: Job, status: str, error: str | None = None) -> dict[str, Any]:
 def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
     """The RQ job function; `spec` is the run's settings plus this job's scenario.
 
-    A slot that cannot run the job (glue.jobs.pause) hands it back to RQ as a Retry."""
+    A slot that cannot run the job, or whose host could not before, hands it back to RQ as a
+    Retry while a slot on another host could take it (glue.jobs.pause)."""
     job = get_current_job()
     assert job is not None, "run_scenario runs inside an RQ job"
     here = slot.current()
-    failed_hosts = job.meta.get("failed_hosts", [])
-    if here.host in failed_hosts and pause.another_host_ready(
-        job.connection, rq_queue(job.connection, job.origin), failed_hosts
-    ):
+    if here.host in job.meta.get("failed_hosts", []) and _elsewhere(job, here):
         log.info("job %s: %s failed it before; left to another host", job.id, here.host)
-        return _hand_back(job, here)
+        return pause.retry(here.settings)
     _start_attempt(job)
     try:
         outcome = _attempt(job, spec)
@@ -113,7 +112,10 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
         reason = pause.executor_error(exc)
         if reason is None:
             raise
-        return _executor_failed(job, here, reason)
+        _executor_failed(job, here, reason)
+        if _elsewhere(job, here):
+            return pause.retry(here.settings)
+        raise ExecutorFailed(job.meta["executor_error"]) from None
     if outcome["status"] != SUCCEEDED:
         raise ScenarioFailed(outcome)
     return outcome
@@ -135,15 +137,16 @@ def _slot_name(here: slot.Slot) -> str:
     return pause.slot_name(here.host, here.number)
 
 
-def _hand_back(job: Job, here: slot.Slot) -> Retry:
-    """RQ's Retry for a job this slot leaves to others; past executor_retries, an error."""
+def _elsewhere(job: Job, here: slot.Slot) -> bool:
+    """Whether to hand the job back: hand-backs left, and a live, unpaused slot on a host
+    that has not failed it. Otherwise it runs here, or ends, under the run's own retries."""
     if (job.number_of_retries or 0) >= here.settings.executor_retries:
-        reason = job.meta.get("executor_error") or "no slot could run it"
-        raise ExecutorFailed(f"gave up after {job.number_of_retries} hand-backs: {reason}")
-    return pause.retry(here.settings)
+        return False
+    queue = rq_queue(job.connection, job.origin)
+    return pause.another_host_ready(job.connection, queue, job.meta.get("failed_hosts", []))
 
 
-def _executor_failed(job: Job, here: slot.Slot, reason: str) -> Retry:
+def _executor_failed(job: Job, here: slot.Slot, reason: str) -> None:
     """Note the failed host on the job and the error on the slot (which may pause it)."""
     name = _slot_name(here)
     failed = job.meta.get("failed_hosts", [])
@@ -157,7 +160,6 @@ def _executor_failed(job: Job, here: slot.Slot, reason: str) -> Retry:
     if paused:
         log.warning("%s", paused.line())
         RunState(job.connection, job.meta["run_id"]).note_pause(paused.slot, paused.line())
-    return _hand_back(job, here)
 
 
 def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:

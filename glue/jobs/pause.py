@@ -14,10 +14,12 @@ that ran to an answer (either way) resets the count. The state lives in Redis, s
   glue:slot:<host>/<n>:paused   the pause (JSON), expiring when the pause ends
   glue:paused                   sorted set: slot -> end of its pause, to list pauses quickly
 
-The job itself goes back to the queue through RQ: the job function returns a `Retry`, which
-RQ counts apart from the run's retries, with growing intervals that RQ's scheduler honours.
-The hosts that failed the job are noted on it, and a slot on such a host puts the job back
-while a live slot on another host could take it.
+The hosts that failed a job are noted on it. While a live, unpaused slot on a host that has
+not failed it serves the queue, the job goes back through RQ - the job function returns a
+`Retry`, which RQ counts apart from the run's retries - at once the first time, then after
+growing waits (RQ's scheduler), at most `executor_retries` times; a slot on a host that
+failed it hands it back the same way without trying. With no such host left the error ends
+the attempt like any failure, and the run's retries apply.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 from rq.job import Job
+from rq.queue import Queue
 from rq.serializers import JSONSerializer
+from rq.worker import Worker
 
 from glue.jobs import pause
 from glue.jobs.naming import job_id
@@ -46,6 +48,12 @@ def broken_workers(engine: Engine, host: str, slots: int = 1, **extra: str) -> W
         return engine.start_workers("--slots", str(slots))
 
 
+def registered(engine: Engine, slots: int) -> None:
+    """Wait for `slots` workers on the queue: a slot alone on it has nowhere to hand jobs."""
+    queue = Queue(engine.env["GLUE_QUEUE"], connection=engine.conn, serializer=JSONSerializer)
+    engine.wait(f"{slots} workers", lambda: len(Worker.all(queue=queue)) == slots)
+
+
 def values(folder: Path, count: int) -> Path:
     files = {f"v{n:02d}.py": scenarios.script(scenarios.VALUE, n=n) for n in range(count)}
     return scenarios.write(folder, files)
@@ -64,26 +72,26 @@ def test_a_broken_slot_pauses_and_a_healthy_one_runs_every_scenario(
 ) -> None:
     run_id = engine.run_id("pause")
     broken = f"broken-{engine.env['GLUE_QUEUE']}"
+    engine.start_workers("--slots", "1")
     # Long enough to outlast the run, so status still shows it at the end.
     broken_pool = broken_workers(engine, broken, GLUE_PAUSE_SECONDS="300")
+    registered(engine, 2)
     # No retries: an executor error that spent one would end its scenario in error.
-    submit(engine, values(tmp_path / "s", 6), run_id, tmp_path / "results")
-    slot = f"{broken}/1"
-    paused = engine.wait(f"{slot} to pause", lambda: pause.paused(engine.conn, slot))
-    assert paused.errors == 3
-    assert paused.reason.startswith("Docker engine unreachable: ")
-
-    engine.start_workers("--slots", "1")
+    submit(engine, values(tmp_path / "s", 8), run_id, tmp_path / "results")
     summary = engine.wait_complete(run_id)
 
-    assert summary["counts"] == {"succeeded": 6}
+    assert summary["counts"] == {"succeeded": 8}
     assert set(summary["hosts"]) == {socket.gethostname()}
+    slot = f"{broken}/1"
+    paused = pause.paused(engine.conn, slot)
+    assert paused is not None and paused.errors == 3
+    assert paused.reason.startswith("Docker engine unreachable: ")
     assert summary["paused_slots"] == [paused.line()]
-    failed_before = [
+    metas = [
         Job.fetch(job_id(run_id, f"v{n:02d}.py"), engine.conn, serializer=JSONSerializer).meta
-        for n in range(6)
+        for n in range(8)
     ]
-    assert sum(m.get("failed_hosts") == [broken] for m in failed_before) >= 3
+    assert sum(m.get("failed_hosts") == [broken] for m in metas) == 3
 
     code, out, err = engine.glue("status", run_id)
     assert code == 0, err
@@ -109,34 +117,40 @@ def test_next_to_a_healthy_slot_from_the_start_no_scenario_ends_in_error(
     broken = f"broken-{engine.env['GLUE_QUEUE']}"
     broken_workers(engine, broken, slots=2)
     engine.start_workers("--slots", "1")
+    registered(engine, 3)
     submit(engine, values(tmp_path / "s", 8), run_id, tmp_path / "results")
     summary = engine.wait_complete(run_id)
     assert summary["counts"] == {"succeeded": 8}
     assert set(summary["hosts"]) == {socket.gethostname()}
 
 
-def test_with_no_slot_able_to_run_it_a_job_waits_then_ends_in_error(
-    engine: Engine, tmp_path: Path
-) -> None:
-    """Hand-backs are bounded (executor_retries) and wait between tries, which RQ's
-    scheduler, run by the workers, honours."""
+def test_once_every_host_failed_it_the_error_is_the_outcome(engine: Engine, tmp_path: Path) -> None:
+    """Two broken hosts: the job goes from one to the other, then ends in error with the
+    reason, under the run's own retries (none here)."""
     run_id = engine.run_id("nowhere")
-    broken = f"broken-{engine.env['GLUE_QUEUE']}"
-    broken_workers(
-        engine, broken, GLUE_EXECUTOR_RETRIES="3", GLUE_PAUSE_SECONDS="1",
-        GLUE_PAUSE_AFTER="10",
-    )  # fmt: skip
+    hosts = [f"broken{n}-{engine.env['GLUE_QUEUE']}" for n in (1, 2)]
+    for host in hosts:
+        broken_workers(engine, host, GLUE_PAUSE_SECONDS="1", GLUE_PAUSE_AFTER="10")
+    registered(engine, 2)
     submit(engine, values(tmp_path / "s", 1), run_id, tmp_path / "results")
     summary = engine.wait_complete(run_id, timeout=60)
     (failure,) = summary["failures"]
     assert failure["status"] == "error"
-    assert failure["error"].startswith("ExecutorFailed: gave up after 3 hand-backs: ")
-    assert f"{broken}/1: Docker engine unreachable" in failure["error"]
+    assert failure["error"].startswith("ExecutorFailed: broken")
+    assert "/1: Docker engine unreachable: " in failure["error"]
     meta = Job.fetch(job_id(run_id, "v00.py"), engine.conn, serializer=JSONSerializer).meta
-    assert meta["failed_hosts"] == [broken]
-    assert meta["attempt"] == 4
-    # Waits of 0, 1 and 2 s between the four tries.
+    assert sorted(meta["failed_hosts"]) == hosts
+    assert meta["attempt"] == 2
     assert not summary["paused_slots"]
+
+
+def test_alone_a_slot_that_cannot_run_a_job_ends_it_at_once(engine: Engine, tmp_path: Path) -> None:
+    """No other host: no hand-back, no wait; the error is the outcome (as before pausing)."""
+    run_id = engine.run_id("alone")
+    broken_workers(engine, f"alone-{engine.env['GLUE_QUEUE']}")
+    submit(engine, values(tmp_path / "s", 2), run_id, tmp_path / "results")
+    summary = engine.wait_complete(run_id, timeout=30)
+    assert summary["counts"] == {"error": 2}
 
 
 def test_a_failing_scenario_never_pauses_its_slot(engine: Engine, tmp_path: Path) -> None:
