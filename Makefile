@@ -100,6 +100,19 @@ molecule: setup ## molecule test of every role with a scenario (all of each role
 bench-dispatch-local: setup ## glue run/worker vs docker run / plain processes via xargs -P2; writes docs/benchmarks.md
 	python bench/dispatch-local/run.py
 
+.PHONY: bench-scale
+# BENCH_SCALE_ARGS="--scenarios 10000" for a shorter run (the table says how many ran).
+BENCH_SCALE_ARGS ?=
+bench-scale: setup ## one run of 100,000 process jobs of `true`: enqueue rate, Redis bytes per job, fold, status, report; writes docs/benchmarks.md
+	python bench/scale/run.py $(BENCH_SCALE_ARGS)
+
+.PHONY: bench-report-scale bench-dispatch-order
+bench-report-scale: setup ## glue report and glue status on a synthetic finished run of 100,000 jobs; writes docs/benchmarks.md
+	python bench/report-scale/run.py
+
+bench-dispatch-order: setup ## the same skewed run twice: listing order, then longest first from history; writes docs/benchmarks.md
+	python bench/dispatch-order/run.py
+
 .PHONY: bench-dispatch-fleet
 # BENCH_FLEET_ARGS="--repeats 3" for medians of alternating runs, "--quick" for a short check.
 BENCH_FLEET_ARGS ?=

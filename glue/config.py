@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -24,6 +25,12 @@ from glue.errors import GlueError
 ENV_PREFIX = "GLUE_"
 CONFIG_ENV = "GLUE_CONFIG"
 EXECUTORS = ("docker", "process")
+# Host labels and a run's required labels become parts of RQ queue names (glue.jobs.routing):
+# lower case, no separator, and never a word the routing itself uses.
+LABEL = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+RESERVED_LABEL = re.compile(r"^(gpu\d*|anyslot)$")
+# A slot listens on one queue per subset of its host's labels: 2**MAX_LABELS at most.
+MAX_LABELS = 4
 
 
 class ConfigError(GlueError):
@@ -49,10 +56,15 @@ class Settings:
     retries: int = 2
     results: str | None = None
     reduce: list[str] = field(default_factory=lambda: ["count"])
+    # Days a run's state stays in Redis after it completes (its results place keeps the rest).
+    run_keep_days: float = 3
     cpus: float | None = None
     memory: str | None = None
     gpus: int = 0
     venv: str | None = None
+    # Where a run's jobs may go: hosts with all these labels; CPU jobs also on GPU slots.
+    require: list[str] = field(default_factory=list)
+    gpu_slots_take_cpu: bool = False
     # The job's sandbox: what a run asks for, each bounded by the worker's allowances below.
     network: str = "jobs"
     read_only_root: bool = True
@@ -62,6 +74,11 @@ class Settings:
     env: list[str] = field(default_factory=list)
     # Where and how a worker host runs them.
     slots: int = field(default_factory=lambda: os.cpu_count() or 1)
+    # This host's GPUs (ids as NVIDIA_VISIBLE_DEVICES takes them) and labels; slot n owns the
+    # n-th group of gpus_per_slot GPUs, slots past the last GPU are CPU slots.
+    gpu_devices: list[str] = field(default_factory=list)
+    gpus_per_slot: int = 1
+    labels: list[str] = field(default_factory=list)
     heartbeat: int = 10
     maintenance_interval: int = 30
     workdir: str | None = None
@@ -99,6 +116,7 @@ class Settings:
             "pause_seconds",
             "pause_max_seconds",
             "executor_retries",
+            "gpus_per_slot",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
@@ -110,8 +128,24 @@ class Settings:
         for name in ("retries", "gpus"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, not {getattr(self, name)}")
+        if self.run_keep_days <= 0:
+            raise ConfigError(f"run_keep_days must be positive, not {self.run_keep_days}")
         if self.cpus is not None and self.cpus <= 0:
             raise ConfigError(f"cpus must be positive, not {self.cpus}")
+        for name in ("labels", "require"):
+            for label in getattr(self, name):
+                if not LABEL.match(label) or RESERVED_LABEL.match(label):
+                    raise ConfigError(
+                        f"{name}: {label!r} is not a label (lower-case letters, digits, - and _, "
+                        "at most 32; not gpu, gpuN or anyslot)"
+                    )
+        if len(set(self.labels)) > MAX_LABELS:
+            raise ConfigError(f"labels: at most {MAX_LABELS} per host, not {len(self.labels)}")
+        for device in self.gpu_devices:
+            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", device):
+                raise ConfigError(f"gpu_devices: {device!r} is not a GPU index or UUID")
+        if len(set(self.gpu_devices)) != len(self.gpu_devices):
+            raise ConfigError(f"gpu_devices: a GPU is listed twice in {self.gpu_devices}")
         for entry in self.sentinels:
             host, _, port = entry.rpartition(":")
             if not host or not port.isdigit() or not 1 <= int(port) <= 65535:

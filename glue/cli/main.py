@@ -25,6 +25,7 @@ COMMANDS = {
     "status": "glue.cli.status",
     "wait": "glue.cli.wait",
     "result": "glue.cli.result",
+    "runs": "glue.cli.runs",
     "report": "glue.cli.report",
     "expr": "glue.cli.expr",
 }

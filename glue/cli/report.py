@@ -44,7 +44,8 @@ def report_command(args: argparse.Namespace) -> int:
     if args.from_results:
         summary = from_results(args.from_results, run_id, settings.s3_endpoint_url)
     else:
-        summary = RunState(connection.for_settings(settings), run_id).summary()
+        conn = connection.for_settings(settings)
+        summary = RunState(conn, run_id).summary(settings.s3_endpoint_url)
     out_dir = Path(args.output) if args.output else Path(REPORTS_FOLDER) / run_id
     print(write_report(summary, out_dir))
     return 0
@@ -56,15 +57,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="an HTML report of a run, with its timeline",
         description="Write report.html, a self-contained page (open it in any browser, no "
         "network needed), and timeline.png into a folder: a timeline of every job per host and "
-        "slot, counts by status, the slowest scenarios, the failures with the tail of their "
-        "log, and the reduced result. A run still going gets a report of what has finished. "
-        "Prints the page's path.",
+        "slot, counts by status, the slowest scenarios with their expected duration, the "
+        "failures with the tail of their log, the idle gap between jobs on each slot, and the "
+        "reduced result. A run of more than 2,000 jobs gets merged timeline bars and its job "
+        "list in pages beside the report (jobs-0001.html, ...). A run still going gets a report "
+        "of what has finished. Prints the page's path.",
     )
     p.add_argument("run_id", metavar="RUN_ID", help="the run, as given to glue run --run-id")
     p.add_argument(
         "--output",
         metavar="DIR",
-        help=f"folder for report.html and timeline.png (default: {REPORTS_FOLDER}/RUN_ID)",
+        help="folder for report.html, timeline.png and a big run's pages of jobs "
+        f"(default: {REPORTS_FOLDER}/RUN_ID)",
     )
     p.add_argument(
         "--from-results",

@@ -14,7 +14,8 @@ def result_command(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     run_id = naming.check_run_id(args.run_id)
     conn = connection.for_settings(settings)
-    print(json.dumps(RunState(conn, run_id).summary(), indent=2))
+    summary = RunState(conn, run_id).summary(settings.s3_endpoint_url)
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -24,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the run summary as JSON",
         description="Print the run summary: counts by status and per host, the reduced value "
         "of each reducer, the failures with the tail of their log, and every job's host, slot, "
-        "start and end. `complete` says whether every scenario has an outcome; once it does, "
+        "start and end, and each retried or rerun scenario's earlier attempts. "
+        "`complete` says whether every scenario has an outcome; once it does, "
         "the same JSON is also in <results>/<run-id>/summary.json.",
     )
     p.add_argument("run_id", metavar="RUN_ID", help="the run, as given to glue run --run-id")

@@ -5,20 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
+
+import redis
 
 from glue import config
 from glue.errors import GlueError
-from glue.jobs import connection, naming, progress, reducers, sandbox, submit
-from glue.jobs.job import publish_summary
+from glue.jobs import connection, history, naming, order, progress, reducers, sandbox, submit
+from glue.jobs.executor import FAILED, TIMED_OUT
+from glue.jobs.job import ERROR, LOST, STOPPED, publish_summary
 from glue.jobs.locations import open_location, results_beside
 from glue.jobs.outage import Rider
 from glue.jobs.runstate import RunState
+
+RERUNNABLE = (ERROR, FAILED, TIMED_OUT, LOST, STOPPED)
 
 
 def run_command(args: argparse.Namespace) -> int:
     settings = config.from_args(args)
     run_id = naming.check_run_id(args.run_id)
+    statuses = rerun_statuses(args.rerun) if args.rerun is not None else None
     reducers.parse_all(settings.reduce)
+    hints = order.read_hints(args.durations) if args.durations else {}
     source = open_location(args.source, settings.s3_endpoint_url)
     results = settings.results or results_beside(args.source)
     # Workers check every job against their own bounds; with a glue.yml we know them here too.
@@ -49,8 +57,12 @@ def run_command(args: argparse.Namespace) -> int:
         return 0
     conn = connection.for_settings(settings)
     spec = submit.run_spec(settings, run_id, source.url, results)
-    # Queued under deterministic ids: after an outage, submitting again repeats nothing.
-    done = Rider()(lambda: submit.submit(conn, settings, spec, listing.keys))
+    if statuses:
+        done = Rider()(lambda: rerun(conn, settings, run_id, statuses))
+    else:
+        done = Rider()(
+            lambda: queue_ordered(conn, settings, spec, source, listing.keys, hints, args.order)
+        )
     print(
         f"glue: run {run_id}: {len(listing.keys)} scenarios, {done.queued} queued, "
         f"{done.skipped} already queued or done; results in {results}",
@@ -71,6 +83,55 @@ def run_command(args: argparse.Namespace) -> int:
         )
     print(json.dumps(summary["reduced"]))
     return 0
+
+
+def queue_ordered(
+    conn: redis.Redis,
+    settings: config.Settings,
+    spec: dict,
+    source,
+    keys: list[str],
+    hints: dict[str, float],
+    how: str,
+) -> submit.Submitted:
+    """Queue the run's scenarios longest expected first (or in listing order), each job
+    carrying its content id and expected duration."""
+    contents = source.content_ids(keys)
+    # The history is kept per queue (job.origin), and a run's jobs wait in its routed queue.
+    known = history.lookup(conn, spec.get("queue") or settings.queue, contents.values())
+    planned = order.plan(keys, contents, known, hints, how)
+    extra = {
+        p.scenario: {"content": contents.get(p.scenario), "expected": p.expected} for p in planned
+    }
+    # Queued under deterministic ids: after an outage, submitting again repeats nothing.
+    done = submit.submit(conn, settings, spec, [p.scenario for p in planned], extra)
+    # Said once the run took them: a refused submit's only line is the reason.
+    print(f"glue: run {spec['run_id']}: {order.describe(planned, how)}", file=sys.stderr)
+    return done
+
+
+def rerun(
+    conn: redis.Redis, settings: config.Settings, run_id: str, statuses: set[str]
+) -> submit.Submitted:
+    """Reopen the run's scenarios that ended in one of `statuses` and queue them again with
+    the run's own settings (its timeout and retries; the jobs carry its stored spec)."""
+    state = RunState(conn, run_id)
+    spec = state.spec()
+    reopened = state.reopen(statuses)
+    settings = replace(settings, timeout=spec["timeout"], retries=spec["retries"])
+    return submit.submit(conn, settings, spec, sorted(reopened))
+
+
+def rerun_statuses(text: str) -> set[str]:
+    """The statuses of --rerun, checked: final ones only, never succeeded."""
+    statuses = {s.strip() for s in text.split(",") if s.strip()}
+    unknown = statuses - set(RERUNNABLE)
+    if not statuses or unknown:
+        raise GlueError(
+            f"--rerun {text!r}: give one or more of {', '.join(RERUNNABLE)} "
+            "(succeeded scenarios are not rerun)"
+        )
+    return statuses
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -126,14 +187,62 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cpus", type=float, help="CPU limit per container (docker executor)")
     p.add_argument("--memory", help="memory limit per container, e.g. 512m (docker executor)")
-    p.add_argument("--gpus", type=int, help="GPUs per container (docker executor)")
+    p.add_argument(
+        "--gpus",
+        type=int,
+        metavar="N",
+        help="GPUs per job: the job goes only to slots owning N or more and gets N of its "
+        "slot's own, by id (a container's device request; NVIDIA_VISIBLE_DEVICES and "
+        "CUDA_VISIBLE_DEVICES for a process). Refused when no live slot owns N (default: 0)",
+    )
+    p.add_argument(
+        "--require",
+        action="append",
+        metavar="LABEL",
+        help="repeatable: run only on hosts with this label (the inventory's worker_labels, "
+        "glue.yml labels); refused when no live slot has them all",
+    )
+    p.add_argument(
+        "--gpu-slots-take-cpu",
+        action=argparse.BooleanOptionalAction,
+        help="let GPU slots take this run's CPU jobs when they have no GPU job to run "
+        "(default: CPU jobs only on CPU slots, so a GPU is never held by a CPU job)",
+    )
     p.add_argument(
         "--venv",
         help="venv or conda env to run in (process executor): a path, or a name under "
         "the workers' venv_root",
     )
+    p.add_argument(
+        "--order",
+        choices=order.ORDERS,
+        default=order.EXPECTED,
+        help="queue the scenarios longest expected first (from the queue's history of each "
+        "scenario's content, then --durations; the unknown last, in listing order), or in "
+        "listing order (default: expected)",
+    )
+    p.add_argument(
+        "--durations",
+        metavar="FILE",
+        help="expected seconds per scenario for those without history: a JSON object "
+        "{scenario: seconds} or CSV rows scenario,seconds",
+    )
     _add_sandbox_options(p)
     p.add_argument("--s3-endpoint-url", metavar="URL", help="S3 endpoint (Ceph RGW)")
+    p.add_argument(
+        "--rerun",
+        metavar="STATUS[,STATUS]",
+        help="queue again the scenarios of an existing run that ended in these statuses (e.g. "
+        "error,timed_out), with the run's own settings; every other outcome is kept, and the "
+        "summary keeps each earlier attempt's host and reason",
+    )
+    p.add_argument(
+        "--run-keep-days",
+        type=float,
+        metavar="DAYS",
+        help="days the run's state stays in Redis after it completes (default: "
+        f"{defaults.run_keep_days}; results stay in the results place)",
+    )
     p.add_argument(
         "--dry-run",
         action="store_true",

@@ -3,7 +3,7 @@
 Made for callers that cannot show a live progress bar, such as run.yml: each call waits a
 while, prints one line of progress, and says by its exit status whether to call again. An
 unreachable queue is waited for with one line (exit status 4 once --timeout has passed), and
-scenarios a failover lost are queued again.
+scenarios with no job and no outcome (an interrupted submit, a failover) are queued again.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"progress so far and exit {STILL_RUNNING}, so a script can report progress between "
         "calls. Failed scenarios do not make it fail: see glue result. While the queue is "
         "unreachable it says so in one line and retries; if it still is when --timeout "
-        "passes, it exits 4. Scenarios lost in a failover (no job, no outcome) are queued "
-        "again, in --queue.",
+        "passes, it exits 4. Scenarios with no job and no outcome (a submit that was "
+        "interrupted, or jobs lost in a failover) are queued again, in --queue, with a line "
+        "saying how many; it looks for them when it starts, after an outage and every minute.",
     )
     p.add_argument("run_id", metavar="RUN_ID", help="the run, as given to glue run --run-id")
     p.add_argument(

@@ -87,10 +87,12 @@ def run_scenario(
     reduced = {}
     for reducer in folded:
         try:
-            state = reducer.step(reducer.initial(), scenario.name, status, result)
+            reduced[reducer.spec] = reducers.fold_one(reducer, status, result)
         except reducers.Skip as exc:
-            state, error = reducer.initial(), error or str(exc)
-        reduced[reducer.spec] = reducer.final(state)
+            reduced[reducer.spec], error = (
+                reducers.fold_one(reducer, FAILED, None),
+                error or str(exc),
+            )
     return Trial(status, executed.exit_code, error, seconds, io.log, result, reduced)
 
 

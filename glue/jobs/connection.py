@@ -173,6 +173,9 @@ def _client(where: Target, retries: int) -> redis.Redis:
             **secret,
             "socket_connect_timeout": CONNECT_TIMEOUT,
             "socket_timeout": CONNECT_TIMEOUT,
+            # One try per sentinel, then the next: redis-py's default (10 retries) spends
+            # about a minute on the sentinel of a vanished host before asking another one.
+            "retry": Retry(NoBackoff(), 0),
         },
         db=auth.get("db", 0),
         **secret,

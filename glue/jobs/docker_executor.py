@@ -47,6 +47,7 @@ LABEL = "org.simfleet.glue"
 HOST_LABEL = f"{LABEL}.host"
 OWNER_LABEL = f"{LABEL}.owner"
 SIGKILL_EXIT = 137
+NVIDIA_VISIBLE = "NVIDIA_VISIBLE_DEVICES"
 CONFLICT = 409
 _DOCKER_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$")
 
@@ -99,14 +100,20 @@ def _pull(client: docker.DockerClient, image: str) -> None:
         ) from None
 
 
-def _device_requests(client: docker.DockerClient, gpus: int) -> list[DeviceRequest]:
-    if not gpus:
+def device_requests(spec: ExecSpec) -> list[DeviceRequest]:
+    """The GPUs of the job's slot, by id: a `count` would give every slot the same first GPUs."""
+    if not spec.gpus:
         return []
-    if "nvidia" not in (client.info().get("Runtimes") or {}):
+    here = slot.current()
+    ids = spec.gpu_ids(here.gpus, f"{here.host}/{here.number}")
+    return [DeviceRequest(device_ids=ids, capabilities=[["gpu"]])]
+
+
+def _check_gpu_runtime(client: docker.DockerClient, gpus: int) -> None:
+    if gpus and "nvidia" not in (client.info().get("Runtimes") or {}):
         raise ExecutorError(
             f"the job asks for {gpus} GPU(s) but this host's Docker engine has no NVIDIA runtime"
         )
-    return [DeviceRequest(count=gpus, capabilities=[["gpu"]])]
 
 
 def _network(client: docker.DockerClient, spec: ExecSpec) -> dict[str, str]:
@@ -157,6 +164,12 @@ def _create(client: docker.DockerClient, spec: ExecSpec, io: IoDir) -> Container
     for name, copy in secrets.items():
         volumes[str(copy)] = {"bind": f"{sandbox.SECRETS_MOUNT}/{name}", "mode": "ro"}
     environment = {**spec.environment(IO_MOUNT), "HOME": HOME}
+    # The GPUs are the device request's alone (Docker sets this variable for them): none for a
+    # CPU job even where the nvidia runtime is the default and the image asks for all, and
+    # never more through a run's --env.
+    environment.pop(NVIDIA_VISIBLE, None)
+    if not spec.gpus:
+        environment[NVIDIA_VISIBLE] = "void"
     if secrets:
         environment[sandbox.SECRETS_ENV] = sandbox.SECRETS_MOUNT
     options = dict(
@@ -175,7 +188,7 @@ def _create(client: docker.DockerClient, spec: ExecSpec, io: IoDir) -> Container
         nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
         mem_limit=spec.memory,
         memswap_limit=spec.memory,
-        device_requests=_device_requests(client, spec.gpus),
+        device_requests=device_requests(spec),
         cap_drop=["ALL"],
         security_opt=["no-new-privileges"],
         pids_limit=spec.profile.pids_limit,
@@ -200,6 +213,7 @@ def _create(client: docker.DockerClient, spec: ExecSpec, io: IoDir) -> Container
 
 def run(spec: ExecSpec, io: IoDir) -> ExecResult:
     docker_client = client()
+    _check_gpu_runtime(docker_client, spec.gpus)
     container = _create(docker_client, spec, io)
     with cleanup_on_terminate(lambda: _remove(client(), container.id)):
         try:

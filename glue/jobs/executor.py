@@ -208,6 +208,17 @@ class ExecSpec:
     venv: str | None = None
     profile: Profile = field(default_factory=Profile)
 
+    def gpu_ids(self, owned: tuple[str, ...], where: str) -> list[str]:
+        """The GPUs this job gets: the first `gpus` of those its slot (`where`) owns, by id.
+        Routing sends a GPU job only to slots owning enough; a slot that owns fewer all the
+        same (its host's GPUs changed since the job was queued) cannot run it."""
+        if len(owned) < self.gpus:
+            raise ExecutorError(
+                f"the job asks for {self.gpus} GPU(s) but slot {where} owns {len(owned)} "
+                "(gpu_devices and gpus_per_slot in the worker's glue.yml)"
+            )
+        return list(owned[: self.gpus])
+
     def argv(self, io_root: str) -> list[str]:
         scenario = f"{io_root}/inputs/{self.scenario_file}"
         return fill_command(self.command, {"scenario": scenario, "io": io_root})

@@ -1,14 +1,22 @@
 """What one RQ job does, and the callbacks that fold its outcome into the run.
 
 run_scenario() makes the io-dir, fetches the scenario into inputs/, runs it with the chosen
-executor, uploads results/ and logs/ (plus outcome.json) to <results>/<run>/<scenario>/ and
-returns the outcome. A scenario that fails or times out raises ScenarioFailed, so RQ records
-the job as failed and retries it while retries are left.
+executor, uploads results/ and logs/ (plus outcome.json) under the attempt's own prefix
+<results>/<run>/<scenario>/attempts/<n>/ and returns the outcome. A scenario that fails or
+times out raises ScenarioFailed, so RQ records the job as failed and retries it while retries
+are left.
 
 RQ calls on_success / on_failure / on_stopped as the job ends; they fold the outcome into the
-run (runstate.fold) only when it is final - a failure with retries left is not - and write the
-run summary beside the results once every scenario has an outcome. The fold is idempotent per
-scenario, so a job that runs twice is counted once.
+run (runstate.fold) only when it is final - a failure with retries left only joins the
+scenario's attempt history. The attempt whose fold is recorded then copies its upload to the
+scenario's final place <results>/<run>/<scenario>/, so that place never mixes attempts and a
+late upload of a lost attempt stays in its own prefix. The summary is written beside the
+results once every scenario has an outcome. The fold is idempotent per scenario and job, so a
+job that runs twice is counted once.
+
+RQ lets a callback's exception pass silently (a success callback's turns into a failure, a
+failure callback's is only logged), so fold() never raises for a reducer's sake: runstate
+records the job as `error` with the reason instead, and the run still completes.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Job, get_current_job
 
 from glue.errors import GlueError
-from glue.jobs import docker_executor, nofollow, pause, process_executor, sandbox, slot
+from glue.jobs import docker_executor, history, nofollow, pause, process_executor, sandbox, slot
 from glue.jobs.connection import queue as rq_queue
 from glue.jobs.executor import (
     FAILED,
@@ -39,7 +47,7 @@ from glue.jobs.executor import (
     iso_utc,
 )
 from glue.jobs.locations import open_location
-from glue.jobs.runstate import RunState
+from glue.jobs.runstate import RunState, attempt_prefix
 
 log = logging.getLogger("glue.jobs")
 
@@ -65,14 +73,15 @@ class ScenarioFailed(Exception):
 
 
 def _start_attempt(job: Job) -> None:
-    """Note where this attempt runs, so status and a lost-job outcome can name the host."""
+    """Note where this attempt runs, so status and a lost-job outcome can name the host.
+
+    Attempts are numbered per scenario across reruns (a rerun's job goes on from the
+    highest number its scenario used), so each has an upload prefix of its own."""
     here = slot.current()
-    job.meta.update(
-        host=here.host,
-        slot=here.number,
-        worker=here.worker,
-        attempt=job.meta.get("attempt", 0) + 1,
-    )
+    before = job.meta.get("attempt")
+    if before is None:
+        before = RunState(job.connection, job.meta["run_id"]).attempts_before(job.meta["scenario"])
+    job.meta.update(host=here.host, slot=here.number, worker=here.worker, attempt=before + 1)
     job.save_meta()
 
 
@@ -91,6 +100,7 @@ def _outcome(job: Job, status: str, error: str | None = None) -> dict[str, Any]:
         "exit_code": None,
         "oom_killed": False,
         "error": error,
+        "expected": job.kwargs["spec"].get("expected"),
     }
 
 
@@ -218,10 +228,10 @@ def exec_spec(
 
 
 def _upload(spec: dict[str, Any], outcome: dict[str, Any], io: IoDir) -> dict[str, Any]:
-    """results/, logs/ (with the worker's output log) and outcome.json to
-    <results>/<run>/<scenario>/, overwriting; the outcome gains notes on what was skipped."""
+    """results/, logs/ (with the worker's output log) and outcome.json under the attempt's
+    own prefix; the outcome gains notes on what was skipped."""
     results = open_location(spec["results"], slot.current().settings.s3_endpoint_url)
-    base = f"{spec['run_id']}/{spec['scenario']}"
+    base = attempt_prefix(spec["run_id"], spec["scenario"], outcome["attempt"])
     notes = results.upload_dir(io.results, f"{base}/results")
     notes += results.upload_dir(io.logs, f"{base}/logs")
     # The worker's own log replaces whatever the scenario left under that name.
@@ -232,29 +242,49 @@ def _upload(spec: dict[str, Any], outcome: dict[str, Any], io: IoDir) -> dict[st
     if log is not None:
         with log:
             results.write_bytes(f"{base}/logs/{LOG_NAME}", log.read())
-    if notes:
-        outcome = {**outcome, "notes": notes}
+    outcome = {**outcome, "uploaded": True, **({"notes": notes} if notes else {})}
     results.write_bytes(f"{base}/outcome.json", json.dumps(outcome, indent=2).encode())
     return outcome
 
 
+def promote(results_url: str, s3_endpoint_url: str | None, outcome: dict[str, Any]) -> None:
+    """Copy the recorded attempt's upload to the scenario's final place, replacing what an
+    earlier (rerun) attempt left there."""
+    results = open_location(results_url, s3_endpoint_url)
+    run_id, scenario = outcome["run_id"], outcome["scenario"]
+    attempt = attempt_prefix(run_id, scenario, outcome["attempt"])
+    for part in ("results", "logs"):
+        results.replace_tree(f"{attempt}/{part}", f"{run_id}/{scenario}/{part}")
+    results.write_bytes(
+        f"{run_id}/{scenario}/outcome.json", results.read_bytes(f"{attempt}/outcome.json") or b""
+    )
+
+
 def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:
-    """Fold a final outcome into its run; write the summary when it completes the run."""
+    """Fold a final outcome into its run; promote its upload when it is the one recorded;
+    write the summary when it completes the run."""
     result = outcome.pop("result", None)
+    spec = job.kwargs["spec"]
+    s3 = slot.current().settings.s3_endpoint_url
     state = RunState(connection, job.meta["run_id"])
-    state.fold(outcome, result, job.kwargs["spec"]["reduce"])
+    recorded = state.fold(outcome, result, spec["reduce"])
+    if recorded and outcome.get("uploaded"):
+        try:
+            promote(spec["results"], s3, {**outcome, "run_id": spec["run_id"]})
+        except (GlueError, OSError) as exc:  # the attempt's own prefix still has it all
+            log.warning("run %s: cannot copy %s to its place: %s", state.run_id, job.id, exc)
     # Checked after every fold, even a repeated one, so a job retried after dying between
     # its fold and the summary still writes it.
     if state.complete():
         try:
-            publish_summary(state, slot.current().settings.s3_endpoint_url)
+            publish_summary(state, s3)
         except GlueError as exc:
             log.warning("run %s: cannot write the run summary: %s", state.run_id, exc)
 
 
 def publish_summary(state: RunState, s3_endpoint_url: str | None) -> dict[str, Any]:
     """Write the run summary to <results>/<run>/summary.json (same content whoever writes)."""
-    summary = state.summary()
+    summary = state.summary(s3_endpoint_url)
     open_location(summary["results"], s3_endpoint_url).write_bytes(
         f"{state.run_id}/{SUMMARY_NAME}", json.dumps(summary, indent=2).encode()
     )
@@ -262,22 +292,27 @@ def publish_summary(state: RunState, s3_endpoint_url: str | None) -> dict[str, A
 
 
 def on_success(job: Job, connection: redis.Redis, result: dict[str, Any]) -> None:
+    # Before the fold: once a run is complete, a next run finds every duration.
+    history.note(connection, job.origin, job.kwargs["spec"], result)
     fold(job, connection, dict(result))
 
 
 def on_failure(job: Job, connection: redis.Redis, exc_type, exc_value, traceback) -> None:
     # Outside the horse (a lost job) this job object may predate the attempt's notes.
     job.get_meta(refresh=True)
-    if job.should_retry:
-        why = f"{exc_type.__name__}: {exc_value}"
-        log.info("job %s failed (%s); %s retries left", job.id, why, job.retries_left)
-        return
     if isinstance(exc_value, ScenarioFailed):
         outcome = exc_value.outcome
     elif isinstance(exc_value, AbandonedJobError):
-        outcome = _outcome(job, LOST, "the worker running it was lost, and no retries were left")
+        why = "the worker running it was lost"
+        if not job.should_retry:
+            why += ", and no retries were left"
+        outcome = _outcome(job, LOST, why)
     else:
         outcome = _outcome(job, ERROR, f"{exc_type.__name__}: {exc_value}")
+    if job.should_retry:
+        log.info("job %s failed (%s); %s retries left", job.id, outcome["error"], job.retries_left)
+        RunState(connection, job.meta["run_id"]).note_attempt(outcome)
+        return
     fold(job, connection, outcome)
 
 
@@ -289,5 +324,8 @@ def on_stopped(job: Job, connection: redis.Redis) -> None:
 def on_horse_died(job: Job, connection: redis.Redis, wait_status: int | None) -> None:
     """The worker saw its work horse die unexpectedly (RQ calls no callback then)."""
     job.get_meta(refresh=True)
-    if not job.should_retry:
-        fold(job, connection, _outcome(job, ERROR, f"work horse died (wait status {wait_status})"))
+    outcome = _outcome(job, ERROR, f"work horse died (wait status {wait_status})")
+    if job.should_retry:
+        RunState(connection, job.meta["run_id"]).note_attempt(outcome)
+    else:
+        fold(job, connection, outcome)

@@ -1,8 +1,9 @@
 """Run ids and job ids.
 
-A job id is a pure function of the run id and the scenario key. That is what makes a second
-`glue run` with the same id queue nothing twice (RQ refuses a job id that exists) and lets a
-resumed run find the scenarios it already finished.
+A job id is a pure function of the run id, the run's source and the scenario key. That is what
+makes a second `glue run` with the same id queue nothing twice and lets a resumed run find the
+scenarios it already finished; the source is in it so that scenarios of another source with the
+same keys (a run id used again once its run was deleted) are other jobs, not "already queued".
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def check_run_id(run_id: str) -> str:
     return run_id
 
 
-def job_id(run_id: str, scenario: str) -> str:
-    """`<run>-<hash of run and scenario>`: valid for RQ (letters, digits, - and _ only)."""
-    digest = hashlib.sha256(f"{run_id}\0{scenario}".encode()).hexdigest()[:DIGEST_CHARS]
+def job_id(run_id: str, source: str, scenario: str) -> str:
+    """`<run>-<hash of run, source and scenario>`: valid for RQ (letters, digits, - and _)."""
+    key = f"{run_id}\0{source}\0{scenario}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:DIGEST_CHARS]
     return f"{run_id}-{digest}"

@@ -44,7 +44,6 @@ from glue.jobs.executor import (
 # The PATH a job starts from (a venv's bin/ goes first); the worker's own PATH is not passed.
 JOB_PATH = "/usr/local/bin:/usr/bin:/bin"
 KILL_SECONDS = 10
-NVIDIA_DEVICE = "/dev/nvidiactl"
 # Run as the slot's account: SIGKILL the pids given as arguments.
 _KILL = """import os, sys
 for pid in sys.argv[1:]:
@@ -170,8 +169,24 @@ def _copy_with_timestamps(stream: IO[bytes], io: IoDir) -> None:
             out.flush()
 
 
-def _environment(spec: ExecSpec, io: IoDir, home: Path, secrets: dict) -> dict[str, str]:
+def gpu_environment(ids: list[str]) -> dict[str, str]:
+    """The variables that give a process its slot's GPUs and no other: NVIDIA's tools and
+    containers read NVIDIA_VISIBLE_DEVICES, CUDA reads CUDA_VISIBLE_DEVICES, whose indices
+    follow the PCI bus order (NVIDIA's) only with CUDA_DEVICE_ORDER=PCI_BUS_ID. A CPU job
+    gets none: CUDA then sees no device."""
+    visible = ",".join(ids)
+    return {
+        "NVIDIA_VISIBLE_DEVICES": visible or "void",
+        "CUDA_VISIBLE_DEVICES": visible,
+        "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+    }
+
+
+def _environment(
+    spec: ExecSpec, io: IoDir, home: Path, secrets: dict, gpus: list[str]
+) -> dict[str, str]:
     env = {**spec.environment(str(io.root)), "HOME": str(home), "PATH": JOB_PATH}
+    env.update(gpu_environment(gpus))
     if spec.venv:
         env["PATH"] = f"{spec.venv}/bin{os.pathsep}{JOB_PATH}"
         env["VIRTUAL_ENV"] = spec.venv
@@ -187,8 +202,8 @@ def _limit_processes(limit: int):
 
 
 def run(spec: ExecSpec, io: IoDir) -> ExecResult:
-    if spec.gpus and not Path(NVIDIA_DEVICE).exists():
-        raise ExecutorError(f"the job asks for {spec.gpus} GPU(s) but this host has no NVIDIA GPU")
+    here = slot.current()
+    gpus = spec.gpu_ids(here.gpus, f"{here.host}/{here.number}")
     account = slot_account()
     # Whatever an earlier job of this slot left (its horse killed outright) goes first: it
     # would share this job's group and count against its process limit.
@@ -203,7 +218,7 @@ def run(spec: ExecSpec, io: IoDir) -> ExecResult:
     home = io.root / "home"
     home.mkdir(mode=0o700)
     io.hand_to(account.uid, account.gid)
-    env = _environment(spec, io, home, secrets)
+    env = _environment(spec, io, home, secrets, gpus)
     argv, options = _as_account(account, spec.argv(str(io.root)), env)
     started = iso_utc()
     with cleanup_on_terminate(lambda: kill_account(account)):

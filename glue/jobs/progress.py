@@ -1,8 +1,9 @@
 """Wait for a run to finish, with a progress bar on a terminal and sparse lines elsewhere.
 
-Waiting rides out queue outages (glue.jobs.outage). After each outage, and once when waiting
-starts (a failover may have happened between two `glue wait` calls), scenarios that the
-failover lost are queued again (glue.jobs.recover), with one line saying how many.
+Waiting rides out queue outages (glue.jobs.outage). Scenarios of the run with no job and no
+outcome - never queued by a submit that was interrupted, or lost in a failover - are queued
+again (glue.jobs.recover), with one line saying how many: when waiting starts, after each
+outage, and every LOST_CHECK_SECONDS, so that no wait goes on for a job that does not exist.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from glue.jobs.runstate import RunState
 POLL_SECONDS = 0.2
 LOG_EVERY_SECONDS = 10
 BAR_WIDTH = 30
+LOST_CHECK_SECONDS = 60
 
 
 def bar(done: int, total: int) -> str:
@@ -27,12 +29,13 @@ def bar(done: int, total: int) -> str:
 
 
 def requeue_lost(state: RunState, queue: str, ride: Rider) -> int:
-    """Queue again what a failover lost; says how many on the rider's output."""
+    """Queue again what an interrupted submit or a failover left without a job; says how many
+    on the rider's output."""
     count = ride(lambda: recover.requeue_lost(state.r, state, queue))
     if count:
         print(
             f"glue: run {state.run_id}: {count} scenario(s) had no job and no outcome "
-            "(lost in a failover): queued them again",
+            f"(an interrupted submit, or lost in a failover): queued them again in {queue!r}",
             file=ride.out,
         )
     return count
@@ -47,15 +50,15 @@ def until_complete(
 ) -> bool:
     """Poll until every scenario has an outcome (True) or the rider's deadline passed (False)."""
     requeue_lost(state, queue, ride)
-    outages = ride.outages
+    outages, checked = ride.outages, time.monotonic()
     while True:
         done, total = ride(state.progress)
         if on_progress:
             on_progress(done, total)
         if total and done >= total:
             return True
-        if ride.outages != outages:
-            outages = ride.outages
+        if ride.outages != outages or time.monotonic() - checked >= LOST_CHECK_SECONDS:
+            outages, checked = ride.outages, time.monotonic()
             requeue_lost(state, queue, ride)
         if ride.deadline is not None and time.monotonic() >= ride.deadline:
             return False

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from docker.utils import parse_bytes
-
 from glue.config import Settings
 from glue.errors import GlueError
 
@@ -81,6 +79,9 @@ def parse_env(items: list[str]) -> dict[str, str]:
 
 
 def _bytes(name: str, value: str) -> int:
+    # Imported here: the docker package costs `glue status` a third of its start-up time.
+    from docker.utils import parse_bytes
+
     try:
         return parse_bytes(value)
     except Exception:

@@ -26,6 +26,18 @@ class Slot:
     worker: str
     settings: Settings
 
+    @property
+    def gpus(self) -> tuple[str, ...]:
+        """The GPUs this slot owns, by id: slot n takes the n-th group of `gpus_per_slot` of the
+        host's `gpu_devices` (the last group may be smaller), so two slots never share a GPU;
+        slots past the last GPU own none and are CPU slots. Slot 0 - no pool's slot, such as a
+        local run - owns every GPU of the host."""
+        devices = self.settings.gpu_devices
+        if self.number < 1:
+            return tuple(devices)
+        first = (self.number - 1) * self.settings.gpus_per_slot
+        return tuple(devices[first : first + self.settings.gpus_per_slot])
+
 
 _current: Slot | None = None
 

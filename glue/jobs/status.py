@@ -5,8 +5,15 @@ scenario is queued, running, scheduled (waiting to be retried) or deferred, as R
 that Redis no longer knows and that has no outcome shows as "missing": submitting the run
 again, or `glue wait`, queues it.
 
+Outcomes are counted by host and status in the same atomic step that records them
+(RunState.host_counts), so status of a finished run of 100,000 jobs reads a few small keys,
+not every outcome. The counts are used only when they add up to the outcomes recorded (a run
+folded by an older glue has none, and is read whole).
+
 queue_health() says which Redis is the queue's primary and how far each replica is behind;
-render_paused() lists the fleet's slots paused for executor errors (glue.jobs.pause).
+run_queue() which RQ queue the run's jobs wait in (glue.jobs.routing) and how many live slots
+take from it, so a run nothing can take shows why it does not move; render_paused() lists
+the fleet's slots paused for executor errors (glue.jobs.pause).
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import redis
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from glue.jobs.connection import primary_address
+from glue.jobs import routing
+from glue.jobs.connection import primary_address, queue
 from glue.jobs.pause import Pause
 from glue.jobs.runstate import RunState
 
@@ -58,6 +66,24 @@ def render_queue(health: dict) -> str:
     return f"queue: primary {health['primary']}, replicas: {'; '.join(replicas) or 'none'}"
 
 
+def run_queue(conn: redis.Redis, state: RunState) -> dict:
+    """The run's queue: its name, the jobs waiting in it, the live slots listening on it."""
+    name = state.spec().get("queue")
+    if not name:  # a run queued before routing: its jobs are in the base queue
+        return {}
+    waiting = queue(conn, name).count
+    return {"name": name, "waiting": waiting, "slots": routing.serving(conn, name)}
+
+
+def render_run_queue(info: dict) -> str:
+    if not info:
+        return ""
+    line = f"run queue {info['name']}: {info['waiting']} waiting, {info['slots']} live slot(s)"
+    if not info["slots"]:
+        line += " - no slot offering what these jobs need is running: they wait for one"
+    return line
+
+
 @dataclass(frozen=True)
 class Tally:
     run_id: str
@@ -76,29 +102,51 @@ class Tally:
         }
 
 
+def _counted(state: RunState, done: int) -> list[tuple[str, str, int]] | None:
+    """(status, host, count) of the recorded outcomes from the folds' counters, if whole."""
+    rows = state.host_counts()
+    return rows if sum(n for _, _, n in rows) == done else None
+
+
 def tally(conn: redis.Redis, state: RunState) -> Tally:
     state.spec()  # raises for a run that does not exist
+    done, total = state.progress()
+    counted = _counted(state, done)
+    if counted is not None and done >= total:
+        return _tally(state, total, done, counted)
     jobs = state.jobs()
-    outcomes = state.outcomes()
-    pending = [s for s in sorted(jobs) if s not in outcomes]
+    if counted is None:
+        outcomes = state.outcomes()
+        folded = set(outcomes)
+        counted = [(o["status"], o.get("host") or "?", 1) for o in outcomes.values()]
+    else:
+        folded = state.folded()
+    pending = [s for s in sorted(jobs) if s not in folded]
     fetched = Job.fetch_many([jobs[s] for s in pending], conn, serializer=JSONSerializer)
-    where: list[tuple[str, str]] = [(o["status"], o.get("host") or "?") for o in outcomes.values()]
+    where = list(counted)
     for job in fetched:
         if job is None:
-            where.append(("missing", "-"))
+            where.append(("missing", "-", 1))
             continue
         status = job.get_status(refresh=False)
         host = job.meta.get("host") if status == JobStatus.STARTED else None
-        where.append((RQ_NAMES.get(status, status.value), host or "-"))
+        where.append((RQ_NAMES.get(status, status.value), host or "-", 1))
+    return _tally(state, len(jobs), len(folded), where)
+
+
+def _tally(state: RunState, total: int, done: int, where: list[tuple[str, str, int]]) -> Tally:
+    """A Tally from (state, host, count) rows; host "-" counts in no host's row."""
+    states: Counter[str] = Counter()
     hosts: dict[str, Counter] = {}
-    for name, host in where:
+    for name, host, n in where:
+        states[name] += n
         if host != "-":
-            hosts.setdefault(host, Counter())[name] += 1
+            hosts.setdefault(host, Counter())[name] += n
     return Tally(
         run_id=state.run_id,
-        total=len(jobs),
-        done=len(outcomes),
-        by_state=dict(sorted(Counter(name for name, _ in where).items())),
+        total=total,
+        done=done,
+        by_state=dict(sorted(states.items())),
         by_host={h: dict(sorted(c.items())) for h, c in sorted(hosts.items())},
     )
 

@@ -57,6 +57,7 @@ from glue.jobs import (
     locations,
     pause,
     registration,
+    routing,
     slot,
 )
 from glue.jobs.job import ScenarioFailed, on_horse_died
@@ -115,6 +116,11 @@ class GlueWorker(Worker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._requeue_job_id: str | None = None
+        self.offer = routing.Offer()
+
+    def serialize(self) -> dict:
+        # What the slot offers lives in its RQ worker hash, registered and expired with it.
+        return {**super().serialize(), routing.OFFER_FIELD: self.offer.to_json()}
 
     @property
     def dequeue_timeout(self) -> int:
@@ -275,15 +281,17 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent()  # a pool killed outright takes its workers along (they requeue jobs)
-    slot.set_current(slot.Slot(host_name(settings), number, name, settings))
+    here = slot.Slot(host_name(settings), number, name, settings)
+    slot.set_current(here)
     slot.workdir()  # made once here, not once per forked work horse
     if settings.s3_endpoint_url:
         # Made before the first fork, so every work horse inherits it (no connection is open
         # yet, so none is shared).
         locations.shared_client(settings.s3_endpoint_url)
     conn = connection.for_settings(settings, patient=True)
+    offer = routing.Offer.of_slot(here.gpus, settings)
     worker = GlueWorker(
-        [connection.queue(conn, settings.queue)],
+        [connection.queue(conn, q) for q in routing.listens(settings.queue, offer)],
         name=name,
         connection=conn,
         serializer=JSONSerializer,
@@ -291,6 +299,7 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
         maintenance_interval=settings.maintenance_interval,
         default_result_ttl=KEEP_SECONDS,
     )
+    worker.offer = offer
     worker.work(burst=burst, logging_level=level, with_scheduler=True)
 
 

@@ -1,8 +1,12 @@
 """Ansible dynamic inventory for the Vagrant lab, built on python-vagrant.
 
 `vagrant status` says which nodes are up and `vagrant ssh-config` how to reach them; the lab's
-groups follow from the node names: the first node holds the queue and the registry, every node
-is a worker, and the nodes named in SIMFLEET_GPU_NODES form the gpu group. Vagrant is slow to
+groups follow from the node names: the first node holds the registry and the queue's primary,
+every node is a worker, and the nodes named in SIMFLEET_GPU_NODES form the gpu group, each
+declaring SIMFLEET_GPU_COUNT simulated GPUs (default 1): they get GPU slots, no NVIDIA software
+(the lab has no GPU; see roles/nvidia, nvidia_gpus_simulated). From three nodes on, the queue
+is replicated as on a real fleet (docs/queue-failover.md): node2 holds a replica and node3 a
+third sentinel, so the lab loses its queue host the way a fleet can. Vagrant is slow to
 start, so the answer is cached under the Vagrant dotfile folder and rebuilt whenever anything
 Vagrant keeps about its machines changes.
 """
@@ -25,8 +29,14 @@ import vagrant
 from glue.atomic import atomic_write
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GROUPS = ("queue", "registry", "workers", "gpu")
-CACHE_FORMAT = 1
+GROUPS = ("queue", "queue_sentinels", "registry", "workers", "gpu")
+# Bumped whenever the groups or host variables a lab gets change, so a cached inventory is
+# rebuilt.
+CACHE_FORMAT = 3
+GPU_COUNT_ENV = "SIMFLEET_GPU_COUNT"
+MAX_GPU_COUNT = 8
+# From this many nodes on, the queue is a primary and a replica plus a third sentinel.
+REPLICATED_QUEUE_NODES = 3
 
 
 class InventoryError(RuntimeError):
@@ -80,11 +90,31 @@ def gpu_nodes_from_env(value: str | None) -> set[str]:
     return {n.strip() for n in (value or "").split(",") if n.strip()}
 
 
-def build_inventory(endpoints: dict[str, SshEndpoint], gpu_nodes: set[str]) -> dict[str, Any]:
+def gpu_count_from_env(value: str | None) -> int:
+    """How many simulated GPUs each GPU node declares."""
+    text = (value or "1").strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_GPU_COUNT:
+        raise InventoryError(f"{GPU_COUNT_ENV} must be a whole number from 1 to {MAX_GPU_COUNT}")
+    return int(text)
+
+
+def queue_layout(names: list[str]) -> tuple[list[str], list[str]]:
+    """The queue hosts and the sentinel-only hosts: Sentinel needs three voters, so a lab of
+    fewer nodes keeps one Redis rather than a failover that could never be agreed."""
+    if len(names) < REPLICATED_QUEUE_NODES:
+        return names[:1], []
+    return names[:2], names[2:3]
+
+
+def build_inventory(
+    endpoints: dict[str, SshEndpoint], gpu_nodes: set[str], gpu_count: int = 1
+) -> dict[str, Any]:
     """Ansible's JSON inventory for the running nodes, with the lab's groups."""
     names = sorted(endpoints, key=natural_key)
+    queue, sentinels = queue_layout(names)
     groups: dict[str, list[str]] = {
-        "queue": names[:1],
+        "queue": queue,
+        "queue_sentinels": sentinels,
         "registry": names[:1],
         "workers": names,
         "gpu": [n for n in names if n in gpu_nodes],
@@ -99,6 +129,8 @@ def build_inventory(endpoints: dict[str, SshEndpoint], gpu_nodes: set[str]) -> d
         }
         if ep.identity_file:
             hv["ansible_ssh_private_key_file"] = ep.identity_file
+        if name in gpu_nodes:
+            hv.update(nvidia_gpu_count_override=gpu_count, nvidia_gpus_simulated=True)
         hostvars[name] = hv
     inventory: dict[str, Any] = {
         "_meta": {"hostvars": hostvars},
@@ -124,7 +156,8 @@ class VagrantLab:
 
     def fingerprint(self) -> str:
         """Changes whenever Vagrant creates, starts, stops or destroys a machine."""
-        h = hashlib.sha256(f"{CACHE_FORMAT}\0{self.env.get('SIMFLEET_GPU_NODES', '')}".encode())
+        gpus = f"{self.env.get('SIMFLEET_GPU_NODES', '')}\0{self.env.get(GPU_COUNT_ENV, '')}"
+        h = hashlib.sha256(f"{CACHE_FORMAT}\0{gpus}".encode())
         machines = self.dotfile / "machines"
         if machines.is_dir():
             for path in sorted(p for p in machines.rglob("*") if p.is_file()):
@@ -160,7 +193,9 @@ class VagrantLab:
             except (OSError, ValueError, KeyError):
                 pass
         result = build_inventory(
-            self.query(), gpu_nodes_from_env(self.env.get("SIMFLEET_GPU_NODES"))
+            self.query(),
+            gpu_nodes_from_env(self.env.get("SIMFLEET_GPU_NODES")),
+            gpu_count_from_env(self.env.get(GPU_COUNT_ENV)),
         )
         key = self.fingerprint()  # again: asking Vagrant may itself touch its files
         if self.dotfile.is_dir():

@@ -17,6 +17,9 @@ from glue.lab.images import Builder
 from tests.support.rgw import rgw, rgw_s3  # noqa: F401
 
 E2E_NODES = int(os.environ.get("SIMFLEET_E2E_NODES", "3"))
+# One simulated GPU on node2 for the whole session: its slot 1 is a GPU slot, its slot 2 keeps
+# taking the CPU jobs of every other test (tests/e2e/test_gpu_routing.py).
+GPU_NODE = "node2"
 
 
 @dataclass
@@ -59,6 +62,8 @@ def lab(repo_root: Path, tmp_path_factory: pytest.TempPathFactory):
         "VAGRANT_CHECKPOINT_DISABLE": "1",
         "VAGRANT_NO_COLOR": "1",
         "SIMFLEET_NODES": str(E2E_NODES),
+        "SIMFLEET_GPU_NODES": GPU_NODE,
+        "SIMFLEET_GPU_COUNT": "1",
         "ANSIBLE_CONFIG": str(repo_root / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
     }

@@ -31,7 +31,10 @@ def test_inventory_puts_nodes_in_the_lab_groups(lab) -> None:
     run = lab.run("ansible-inventory", "--list")
     assert run.returncode == 0, run.stderr
     inv = json.loads(run.stdout)
-    assert inv["queue"]["hosts"] == ["node1"]
+    # From three nodes on, the queue is a primary and a replica with a third sentinel.
+    replicated = len(lab.nodes) >= 3
+    assert inv["queue"]["hosts"] == (["node1", "node2"] if replicated else ["node1"])
+    assert inv["queue_sentinels"]["hosts"] == (["node3"] if replicated else [])
     assert inv["registry"]["hosts"] == ["node1"]
     assert inv["workers"]["hosts"] == lab.nodes
 

@@ -36,7 +36,7 @@ from rq import Worker
 from glue import config
 from glue.jobs import connection
 s = config.load(config_path="/etc/simfleet/glue.yml", environ={})
-q = connection.queue(connection.connect(s.redis_url), s.queue)
+q = connection.queue(connection.for_settings(s), s.queue)
 for w in Worker.all(queue=q, serializer=q.serializer):
     if w.hostname == socket.gethostname():
         w.register_death()

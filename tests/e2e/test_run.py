@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "examples" / "scenarios"
 BUCKET = "e2e-run"
 BROKEN = "broken/bad-input.py"
-KILLED_NODE = "node3"  # node1 holds Redis and the registry; the run must outlive a worker
+# node1 holds the registry and, once test_queue_failover.py has run, a replica of the queue
+# (node2 is its primary); node3 only a worker and a sentinel: the run must outlive a worker.
+KILLED_NODE = "node3"
 
 
 def scenario_keys() -> list[str]:
@@ -134,13 +136,16 @@ def recap(output: str) -> dict[str, dict[str, int]]:
     return counts
 
 
-def result_objects(s3: S3Client, run_id: str) -> Counter[str]:
-    """How many result.json / outcome.json objects each scenario has under the run."""
+def result_objects(s3: S3Client, run_id: str, bucket: str = BUCKET) -> Counter[str]:
+    """How many objects each path under the run has, in the scenarios' final places (each
+    attempt's own upload, under <scenario>/attempts/<n>/, is left out: the final place is a
+    copy of the recorded one's)."""
     prefix = f"results/{run_id}/"
     found: Counter[str] = Counter()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", ()):
-            found[obj["Key"][len(prefix) :]] += 1
+            if "/attempts/" not in obj["Key"]:
+                found[obj["Key"][len(prefix) :]] += 1
     return found
 
 

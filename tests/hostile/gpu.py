@@ -1,5 +1,5 @@
-"""Hostile (to the scheduler): submitted with `--gpus 1` to a host without GPUs. Refused
-before it runs, with one line naming the missing GPU runtime."""
+"""Hostile (to the scheduler): submitted with `--gpus 1` to a fleet without GPU slots. Refused
+at submit, in one line, before anything is queued."""
 
 import json
 import os

@@ -1,6 +1,10 @@
 """Turn a run summary (RunState.summary(), or its copy in summary.json) into a report:
 report.html, one self-contained page, and timeline.png, its chart on its own.
 
+A run of up to DETAIL_LIMIT jobs gets one bar per job and its job list on the page. A bigger
+one (100,000 jobs) gets aggregated bars (aggregate.py) and its job list in pages of
+PAGE_SIZE jobs beside the report (jobs-0001.html, ...), so the page stays small and opens fast.
+
 Everything here works from the summary dict alone, so a report can be made while the run is
 still going (jobs without an end show as running) and long after Redis is gone. Every string
 in a summary came from users' scenarios, hosts and reducers: the page escapes all of it.
@@ -11,19 +15,24 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from glue.atomic import atomic_write
+from glue.jobs import dispatch
 from glue.jobs.executor import FAILED, SUCCEEDED, TIMED_OUT
 from glue.jobs.job import ERROR, LOST, STOPPED
-from glue.jobs.report import chart, page
+from glue.jobs.report import aggregate, chart, page
 
 HTML_NAME = "report.html"
 PNG_NAME = "timeline.png"
 SLOWEST = 10
+DETAIL_LIMIT = 2000  # jobs drawn one by one and listed on the page itself
+PAGE_SIZE = 2000  # jobs per page of the job list of a bigger run
+SHOWN_FAILURES = 100  # failure cards on the page (each has its log); the rest are in the list
+SHOWN_NOTES = 100
+JOBS_PAGE = "jobs-{:04d}.html"
 OPEN_FAILURES = 5  # failures shown with their log at once; the others open on a click
 # Shown instead of a status for jobs without an end: still going, or it never said.
 RUNNING, UNKNOWN = "running", "unknown"
@@ -44,8 +53,7 @@ OTHER_COLOR = "#44403c"  # a status this version does not know
 LOUD = {FAILED, TIMED_OUT, ERROR, LOST}
 
 
-@dataclass(frozen=True)
-class JobRow:
+class JobRow(NamedTuple):
     """One job as the page shows it: times in seconds since the run started."""
 
     anchor: str
@@ -56,6 +64,8 @@ class JobRow:
     end: float | None
     exit_code: int | None
     attempt: int | None
+    expected: float | None  # seconds the job was expected to take when it was queued
+    href: str  # where the job's row is: on this page, or on a page of the job list
 
     @property
     def duration(self) -> float | None:
@@ -110,11 +120,18 @@ def origin_of(summary: dict[str, Any]) -> datetime | None:
     return min(moments, default=None)
 
 
+def seconds_or_none(value: Any) -> float | None:
+    """A number of seconds from a summary (which may come from a file anyone could edit)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def job_rows(summary: dict[str, Any]) -> list[JobRow]:
     complete = summary.get("complete", False)
     origin = origin_of(summary)
+    jobs = summary.get("jobs") or []
+    paged = len(jobs) > DETAIL_LIMIT
     rows = []
-    for index, job in enumerate(summary.get("jobs") or []):
+    for index, job in enumerate(jobs):
         end = since(job.get("end"), origin)
         status = job.get("status") or UNKNOWN
         if end is None:
@@ -129,6 +146,8 @@ def job_rows(summary: dict[str, Any]) -> list[JobRow]:
                 end=end,
                 exit_code=job.get("exit_code"),
                 attempt=job.get("attempt"),
+                expected=seconds_or_none(job.get("expected")),
+                href=(JOBS_PAGE.format(index // PAGE_SIZE + 1) if paged else "") + f"#job-{index}",
             )
         )
     return rows
@@ -145,25 +164,48 @@ def status_order(status: str) -> tuple[int, str]:
 
 
 def timeline(summary: dict[str, Any], rows: list[JobRow]) -> chart.Chart:
-    lanes = sorted({r.lane for r in rows if r.start is not None}, key=natural_key)
+    drawn = [r for r in rows if r.start is not None]
+    lanes = sorted({r.lane for r in drawn}, key=natural_key)
     index = {lane: i for i, lane in enumerate(lanes)}
-    bars = [
-        chart.Bar(
-            lane=index[r.lane],
-            start=r.start,
-            end=r.end,
-            status=r.status,
-            tooltip=f"{r.scenario}\n{r.status} on {r.lane}, "
-            + (human_duration(r.duration) if r.end is not None else f"since +{r.start:.1f} s"),
-            anchor=r.anchor,
-            loud=r.status in LOUD,
+    if len(rows) <= DETAIL_LIMIT:
+        bars = [
+            chart.Bar(
+                lane=index[r.lane],
+                start=r.start,
+                end=r.end,
+                status=r.status,
+                tooltip=f"{r.scenario}\n{r.status} on {r.lane}, "
+                + (human_duration(r.duration) if r.end is not None else f"since +{r.start:.1f} s"),
+                anchor=r.anchor,
+                loud=r.status in LOUD,
+            )
+            for r in drawn
+        ]
+    else:
+        bars = aggregated_bars(drawn, lanes, index)
+    counts = Counter(r.status for r in drawn)
+    colors = {status: color_of(status) for status in sorted(counts, key=status_order)}
+    return chart.render(f"run {summary['run_id']}", lanes, bars, colors, counts)
+
+
+def aggregated_bars(rows: list[JobRow], lanes: list[str], index: dict[str, int]) -> list[chart.Bar]:
+    """A big run's bars: each lane's jobs merged over stretches of time (aggregate.py)."""
+    spans = [aggregate.Span(index[r.lane], r.start, r.end, r.status) for r in rows]
+    right = max([r.end for r in rows if r.end is not None] + [r.start for r in rows], default=0)
+    bars = []
+    for seg in aggregate.segments(spans, len(lanes), right, lambda status: status in LOUD):
+        when = f"+{seg.start:.0f} s to +{seg.end:.0f} s"
+        if seg.loud:
+            tooltip = f"{lanes[seg.lane]}: {seg.jobs} job(s) {seg.status}, {when}"
+        else:
+            tooltip = (
+                f"{lanes[seg.lane]}: {seg.jobs} job(s), mostly {seg.status}, {when}, "
+                f"busy {seg.busy:.0%}"
+            )
+        bars.append(
+            chart.Bar(seg.lane, seg.start, seg.end, seg.status, tooltip, "all-jobs", seg.loud)
         )
-        for r in rows
-        if r.start is not None
-    ]
-    statuses = sorted({b.status for b in bars}, key=status_order)
-    colors = {status: color_of(status) for status in statuses}
-    return chart.render(f"run {summary['run_id']}", lanes, bars, colors)
+    return bars
 
 
 def host_rows(summary: dict[str, Any], rows: list[JobRow]) -> list[dict[str, Any]]:
@@ -216,6 +258,10 @@ def page_view(summary: dict[str, Any], rows: list[JobRow], svg: str) -> dict[str
     timed = sorted((r for r in rows if r.duration is not None), key=lambda r: -r.duration)
     failures = failure_cards(summary)
     shown = {*counts, *(r.status for r in rows), *(f["status"] for f in failures), NOT_FINISHED}
+    # Older summaries have no dispatch figures: they come from the same jobs.
+    figures = summary.get("dispatch") or dispatch.summarize(summary.get("jobs") or [])
+    notes = summary.get("reduce_notes") or []
+    paged = len(rows) > DETAIL_LIMIT
     return {
         "run_id": summary["run_id"],
         "source": summary.get("source"),
@@ -223,6 +269,7 @@ def page_view(summary: dict[str, Any], rows: list[JobRow], svg: str) -> dict[str
         "started": human_time(started),
         "ended": human_time(ended),
         "makespan": human_duration(makespan),
+        "lower_bound": figures["lower_bound"] and human_duration(figures["lower_bound"]),
         "total": total,
         "done": done,
         "complete": summary.get("complete", False),
@@ -234,17 +281,37 @@ def page_view(summary: dict[str, Any], rows: list[JobRow], svg: str) -> dict[str
             {s for h in (summary.get("hosts") or {}).values() for s in h}, key=status_order
         ),
         "reduced": [(spec, pretty_json(v)) for spec, v in (summary.get("reduced") or {}).items()],
-        "reduce_notes": summary.get("reduce_notes") or [],
+        "reduce_notes": notes[:SHOWN_NOTES],
+        "notes_total": len(notes),
         "paused_slots": summary.get("paused_slots") or [],
         "slowest": timed[:SLOWEST],
-        "failures": failures,
+        "failures": failures[:SHOWN_FAILURES],
+        "failures_total": len(failures),
         "open_failures": OPEN_FAILURES,
-        "jobs": rows,
+        "gaps": sorted(figures["slots"].items(), key=lambda item: natural_key(item[0])),
+        "gap_mean": human_duration(figures["gap_mean"]),
+        "gap_max": human_duration(figures["gap_max"]),
+        "aggregated": paged,
+        "total_rows": len(rows),
+        "jobs": [] if paged else rows,
+        "job_pages": job_pages(len(rows)) if paged else [],
+        "page_size": PAGE_SIZE,
         "undrawn": sum(1 for r in rows if r.start is None),
         "timeline_svg": svg,
         "png_name": PNG_NAME,
         "human_duration": human_duration,
     }
+
+
+def job_pages(count: int) -> list[dict[str, str]]:
+    """The pages of a big run's job list: file name and the range of jobs each holds."""
+    return [
+        {
+            "name": JOBS_PAGE.format(n + 1),
+            "label": f"{first + 1} to {min(first + PAGE_SIZE, count)}",
+        }
+        for n, first in enumerate(range(0, count, PAGE_SIZE))
+    ]
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -253,15 +320,26 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def write_report(summary: dict[str, Any], out_dir: Path) -> Path:
-    """Write report.html and timeline.png into out_dir (made if needed); the page's path.
+    """Write report.html, timeline.png and, for a big run, its pages of jobs into out_dir
+    (made if needed); the page's path.
 
     Each file is replaced whole (temp file + rename), so a browser or a web server reading
-    the folder meanwhile sees the old report or the new one, never half of one."""
+    the folder meanwhile sees the old report or the new one, never half of one. The pages of
+    jobs come first and the report last; pages an earlier, bigger report left are removed."""
     rows = job_rows(summary)
     drawn = timeline(summary, rows)
-    html = page.render(page_view(summary, rows, drawn.svg))
+    view = page_view(summary, rows, drawn.svg)
     out_dir.mkdir(parents=True, exist_ok=True)
+    pages = view["job_pages"]
+    for n, this in enumerate(pages):
+        jobs = rows[n * PAGE_SIZE : (n + 1) * PAGE_SIZE]
+        listing = {**view, "jobs": jobs, "page": this, "pages": pages, "report_name": HTML_NAME}
+        _write(out_dir / this["name"], page.render(listing, "jobs").encode())
+    for stale in set(out_dir.glob(JOBS_PAGE.replace("{:04d}", "*"))) - {
+        out_dir / p["name"] for p in pages
+    }:
+        stale.unlink()
     _write(out_dir / PNG_NAME, drawn.png)
     html_path = out_dir / HTML_NAME
-    _write(html_path, html.encode())
+    _write(html_path, page.render(view).encode())
     return html_path

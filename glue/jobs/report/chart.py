@@ -30,14 +30,15 @@ UNITS = (("seconds", 1, 300), ("minutes", 60, 3 * 3600), ("hours", 3600, float("
 
 @dataclass(frozen=True)
 class Bar:
-    """One job on the timeline, times in seconds since the run started."""
+    """One job, or one run of jobs of a big run's lane (aggregate.py), on the timeline; times
+    in seconds since the run started."""
 
     lane: int
     start: float
     end: float | None  # None: no end yet; drawn hatched up to the right edge
     status: str
     tooltip: str
-    anchor: str  # id of the job's row in the page, where a click on the bar leads
+    anchor: str  # id of the element in the page a click on the bar leads to (a job's row)
     loud: bool  # a failure of some kind: taller, outlined, marked, drawn on top
 
 
@@ -57,7 +58,11 @@ def _height(lanes: int) -> float:
 
 
 def _draw(
-    title: str, lanes: Sequence[str], bars: Sequence[Bar], colors: Mapping[str, str]
+    title: str,
+    lanes: Sequence[str],
+    bars: Sequence[Bar],
+    colors: Mapping[str, str],
+    counts: Mapping[str, int],
 ) -> object:
     """The matplotlib Figure of the timeline."""
     from matplotlib.figure import Figure
@@ -69,29 +74,40 @@ def _draw(
     unit, size = _unit(right)
     fig = Figure(figsize=(WIDTH_INCHES, _height(len(lanes))), layout="constrained")
     ax = fig.add_subplot()
-    counts: dict[str, int] = {}
+    # One barh call per look (status, loud, open): thousands of bars draw in a moment.
+    groups: dict[tuple[str, bool, bool], list[int]] = {}
     for index, bar in enumerate(bars):
-        counts[bar.status] = counts.get(bar.status, 0) + 1
-        end = right if bar.end is None else bar.end
-        width = max(end - bar.start, right * MIN_BAR_SHARE) / size
-        color = colors[bar.status]
-        patch = ax.barh(
-            bar.lane,
-            width,
-            left=bar.start / size,
-            height=0.8 if bar.loud else 0.56,
+        groups.setdefault((bar.status, bar.loud, bar.end is None), []).append(index)
+    for (status, loud, unfinished), members in groups.items():
+        ends = [right if bars[i].end is None else bars[i].end for i in members]
+        lefts = [bars[i].start / size for i in members]
+        widths = [
+            max(end - bars[i].start, right * MIN_BAR_SHARE) / size
+            for i, end in zip(members, ends, strict=True)
+        ]
+        lanes_of = [bars[i].lane for i in members]
+        color = colors[status]
+        patches = ax.barh(
+            lanes_of,
+            widths,
+            left=lefts,
+            height=0.8 if loud else 0.56,
             color=color,
-            edgecolor="#111111" if bar.loud else "white",
-            linewidth=0.9 if bar.loud else 0.4,
-            hatch="///" if bar.end is None else None,
-            alpha=0.65 if bar.end is None else 1.0,
-            zorder=3 if bar.loud else 2,
-        ).patches[0]
-        patch.set_gid(f"bar-{index}")
-        patch.set_url(f"#{bar.anchor}")
-        if bar.loud:
-            mid = bar.start / size + width / 2
-            ax.plot(mid, bar.lane, marker="X", markersize=7, color=color, mec="#111111", zorder=4)
+            edgecolor="#111111" if loud else "white",
+            linewidth=0.9 if loud else 0.4,
+            hatch="///" if unfinished else None,
+            alpha=0.65 if unfinished else 1.0,
+            zorder=3 if loud else 2,
+        ).patches
+        for index, patch in zip(members, patches, strict=True):
+            patch.set_gid(f"bar-{index}")
+            patch.set_url(f"#{bars[index].anchor}")
+        if loud:
+            mids = [left + width / 2 for left, width in zip(lefts, widths, strict=True)]
+            ax.plot(
+                mids, lanes_of, linestyle="none", marker="X", markersize=7, color=color,
+                mec="#111111", zorder=4,
+            )  # fmt: skip
 
     ax.set_yticks(range(len(lanes)), labels=list(lanes), fontsize=9 if len(lanes) <= 60 else 6)
     ax.set_ylim(max(len(lanes), 1) - 0.5, -0.5)  # the first lane at the top
@@ -104,7 +120,9 @@ def _draw(
         ax.spines[side].set_visible(False)
     if not bars:
         ax.text(0.5, 0.5, "no jobs yet", transform=ax.transAxes, ha="center", color="#6b7280")
-    handles = [Patch(color=c, label=f"{s} ({counts[s]})") for s, c in colors.items() if s in counts]
+    handles = [
+        Patch(color=c, label=f"{s} ({counts[s]})") for s, c in colors.items() if counts.get(s)
+    ]
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
     return fig
@@ -137,11 +155,16 @@ def _inline_svg(svg: bytes, bars: Sequence[Bar]) -> str:
 
 
 def render(
-    title: str, lanes: Sequence[str], bars: Sequence[Bar], colors: Mapping[str, str]
+    title: str,
+    lanes: Sequence[str],
+    bars: Sequence[Bar],
+    colors: Mapping[str, str],
+    counts: Mapping[str, int],
 ) -> Chart:
     """The timeline as PNG bytes and as an inline SVG element.
 
-    `colors` maps every status of `bars` to a CSS colour, in the legend's order."""
+    `colors` maps every status of `bars` to a CSS colour, in the legend's order; `counts`
+    gives the legend's number of jobs per status (a bar may stand for many jobs)."""
     try:
         from matplotlib import rc_context
     except ImportError:
@@ -149,7 +172,7 @@ def render(
             "glue report needs matplotlib: pip install 'simfleet[report]' (make setup does)"
         ) from None
 
-    fig = _draw(title, lanes, bars, colors)
+    fig = _draw(title, lanes, bars, colors, counts)
     # A fixed salt makes the SVG's ids (and so the page) the same for the same summary.
     with rc_context({"svg.hashsalt": "glue-report"}):
         png, svg = io.BytesIO(), io.BytesIO()

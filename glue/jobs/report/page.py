@@ -8,18 +8,20 @@ through unescaped is the timeline SVG that report_chart made and escaped itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from html import escape
 from typing import Any
 
 from glue.errors import GlueError
 
-TEMPLATE = """\
+BASE = """\
 <!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>simfleet run {{ run_id }}</title>
+<title>{% block title %}{% endblock %}</title>
 <style>
 :root { --fg: #1f2937; --muted: #6b7280; --line: #e5e7eb; --bg: #f5f7fa; }
 * { box-sizing: border-box; }
@@ -62,24 +64,70 @@ pre.json { margin: 0; background: #f1f5f9; color: var(--fg); }
 .timeline svg { display: block; width: 100%; height: auto; }
 .muted { color: var(--muted); }
 tr:target { background: #fef9c3; }
+nav.pages { display: flex; flex-wrap: wrap; gap: 4px 12px; margin: 8px 0; }
+.timeline img { display: block; width: 100%; height: auto; }
 details > summary { cursor: pointer; font-weight: 600; font-size: 17px; }
 .cols { display: grid; grid-template-columns: 1fr 1fr; gap: 0 16px; }
 @media (max-width: 900px) { .cols { grid-template-columns: 1fr; } }
 </style>
 </head>
 <body>
+<main>
+{% block main %}{% endblock %}
+</main>
+</body>
+</html>
+"""
+
+MACROS = """\
 {%- macro badge(status, n=none) -%}
 <span class="badge" style="background: {{ colors[status] }}">{{ status }}
 {%- if n is not none %} <span class="n">{{ n }}</span>{% endif %}</span>
 {%- endmacro %}
 {%- macro code(value) %}{{ "—" if value is none else value }}{% endmacro %}
-<main>
+{%- macro pager(pages, current=none) %}
+<nav class="pages">{% for p in pages %}{% if p.name == current %}<strong>{{ p.label }}</strong>
+{%- else %}<a href="{{ p.name }}">{{ p.label }}</a>{% endif %}
+{% endfor %}</nav>
+{%- endmacro %}
+"""
+
+JOBS = """\
+{% extends "base" %}
+{% import "macros" as m with context %}
+{% block title %}simfleet run {{ run_id }}: jobs {{ page.label }}{% endblock %}
+{% block main %}
+<h1>Run <span class="mono">{{ run_id }}</span>: jobs {{ page.label }}</h1>
+<p><a href="{{ report_name }}">Back to the report</a></p>
+{{ m.pager(pages, page.name) }}
+<section>
+{{ jobs_table(jobs) }}
+</section>
+{{ m.pager(pages, page.name) }}
+{% endblock %}
+"""
+
+JOBS_HEAD = """\
+<table>
+<thead><tr><th>Scenario</th><th>Status</th><th>Host/slot</th><th class="num">Start</th>
+<th class="num">End</th><th class="num">Duration</th><th class="num">Expected</th>
+<th class="num">Exit</th><th class="num">Attempt</th></tr></thead>
+<tbody>
+"""
+
+REPORT = """\
+{% extends "base" %}
+{% import "macros" as m with context %}
+{% block title %}simfleet run {{ run_id }}{% endblock %}
+{% block main %}
 <header>
 <h1>Run <span class="mono">{{ run_id }}</span></h1>
 <dl class="meta">
 <dt>Started</dt><dd>{{ started }}</dd>
 <dt>Ended</dt><dd>{{ ended }}</dd>
-<dt>Makespan</dt><dd>{{ makespan }}</dd>
+<dt>Makespan</dt><dd>{{ makespan }}{% if lower_bound %} <span class="muted">(lower bound
+{{ lower_bound }}: the longest job, or all the work spread evenly over the slots)</span>
+{%- endif %}</dd>
 <dt>Scenarios from</dt><dd class="mono">{{ source }}</dd>
 <dt>Results in</dt><dd class="mono">{{ results }}</dd>
 </dl>
@@ -94,9 +142,9 @@ the run so far.{% else %}No scenarios in this run yet.{% endif %}</div>
 <section>
 <h2>Scenarios by status</h2>
 <div class="badges">
-{% for status, n in counts.items() %}{{ badge(status, n) }}
+{% for status, n in counts.items() %}{{ m.badge(status, n) }}
 {% endfor %}
-{% if unfinished %}{{ badge("not finished", unfinished) }}{% endif %}
+{% if unfinished %}{{ m.badge("not finished", unfinished) }}{% endif %}
 {% if not counts and not unfinished %}<span class="muted">no scenarios yet</span>{% endif %}
 </div>
 {% if total %}
@@ -124,15 +172,22 @@ background: {{ colors[status] }}" title="{{ status }}: {{ n }}"></div>{% endfor 
 </table>
 {% else %}<p class="muted">No reducers.</p>{% endif %}
 {% if reduce_notes %}
-<h3>Notes ({{ reduce_notes | length }})</h3>
+<h3>Notes ({{ notes_total }})</h3>
 <ul>{% for note in reduce_notes %}<li class="mono">{{ note }}</li>{% endfor %}</ul>
+{% if notes_total > reduce_notes | length %}<p class="muted">The first {{ reduce_notes | length }}
+are shown; the run summary (summary.json) has them all.</p>{% endif %}
 {% endif %}
 </section>
 
 <section class="timeline">
 <h2>Timeline</h2>
-<p class="muted">One lane per host and job slot. Hover a bar for its scenario; click it for
-its row in the job list. Also saved as <a href="{{ png_name }}">{{ png_name }}</a>.</p>
+{% if aggregated %}<p class="muted">One lane per host and job slot. With {{ total_rows }} jobs,
+each bar stands for the jobs that kept a slot busy over a stretch of time, coloured by the
+status that took most of it; stretches where jobs went wrong get a loud bar of their own.
+Hover a bar for its jobs. Also saved as <a href="{{ png_name }}">{{ png_name }}</a>.</p>
+{% else %}<p class="muted">One lane per host and job slot. Hover a bar for its scenario; click it
+for its row in the job list. Also saved as <a href="{{ png_name }}">{{ png_name }}</a>.</p>
+{% endif %}
 {{ timeline_svg | safe }}
 {% if undrawn %}<p class="muted">{{ undrawn }} job(s) have no start time and are not drawn.</p>
 {% endif %}
@@ -140,15 +195,17 @@ its row in the job list. Also saved as <a href="{{ png_name }}">{{ png_name }}</
 
 {% if failures %}
 <section>
-<h2>Failures ({{ failures | length }})</h2>
+<h2>Failures ({{ failures_total }})</h2>
+{% if failures_total > failures | length %}<p class="muted">The first {{ failures | length }}
+are shown; every job's status is in the job list.</p>{% endif %}
 {% if failures | length > open_failures %}<p class="muted">The first {{ open_failures }} are
 open; click a scenario for the others' error and log.</p>{% endif %}
 {% for f in failures %}
 <details class="failure" style="border-color: {{ colors[f.status] }}"
 {%- if loop.index <= open_failures %} open{% endif %}>
-<summary><strong class="mono">{{ f.scenario }}</strong> {{ badge(f.status) }}
-<span class="muted">on {{ f.lane }} · attempt {{ code(f.attempt) }} · exit code
-{{ code(f.exit_code) }}</span>{% if f.oom_killed %} · <strong>killed: out of memory</strong>
+<summary><strong class="mono">{{ f.scenario }}</strong> {{ m.badge(f.status) }}
+<span class="muted">on {{ f.lane }} · attempt {{ m.code(f.attempt) }} · exit code
+{{ m.code(f.exit_code) }}</span>{% if f.oom_killed %} · <strong>killed: out of memory</strong>
 {% endif %}</summary>
 {% if f.error %}<p class="error">{{ f.error }}</p>{% endif %}
 {% if f.log_tail %}<pre>{{ f.log_tail }}</pre>
@@ -164,12 +221,13 @@ open; click a scenario for the others' error and log.</p>{% endif %}
 {% if slowest %}
 <table>
 <thead><tr><th class="num">#</th><th>Scenario</th><th>Host/slot</th><th class="num">Duration
-</th><th>Status</th></tr></thead>
+</th><th class="num">Expected</th><th>Status</th></tr></thead>
 <tbody>
 {% for job in slowest %}
-<tr><td class="num">{{ loop.index }}</td><td class="mono"><a href="#{{ job.anchor }}">
+<tr><td class="num">{{ loop.index }}</td><td class="mono"><a href="{{ job.href }}">
 {{- job.scenario }}</a></td><td class="mono">{{ job.lane }}</td>
-<td class="num">{{ human_duration(job.duration) }}</td><td>{{ badge(job.status) }}</td></tr>
+<td class="num">{{ human_duration(job.duration) }}</td>
+<td class="num">{{ human_duration(job.expected) }}</td><td>{{ m.badge(job.status) }}</td></tr>
 {% endfor %}
 </tbody>
 </table>
@@ -197,38 +255,84 @@ open; click a scenario for the others' error and log.</p>{% endif %}
 </div>
 
 <section>
-<details{% if jobs | length <= 100 %} open{% endif %}>
-<summary>All jobs ({{ jobs | length }})</summary>
+<h2>Dispatch</h2>
+<p class="muted">The idle gap of a slot is the time from the end of one job to the start of
+the next one on it: what glue spends between jobs.</p>
+{% if gaps %}
+<p>Idle gap between jobs: mean {{ gap_mean }}, longest {{ gap_max }}.</p>
 <table>
-<thead><tr><th>Scenario</th><th>Status</th><th>Host/slot</th><th class="num">Start</th>
-<th class="num">End</th><th class="num">Duration</th><th class="num">Exit</th>
-<th class="num">Attempt</th></tr></thead>
+<thead><tr><th>Host/slot</th><th class="num">Jobs</th><th class="num">Mean gap</th>
+<th class="num">Longest gap</th></tr></thead>
 <tbody>
-{% for job in jobs %}
-<tr id="{{ job.anchor }}"><td class="mono">{{ job.scenario }}</td><td>{{ badge(job.status) }}</td>
-<td class="mono">{{ job.lane }}</td>
-<td class="num">{{ "—" if job.start is none else "+%.1f s" % job.start }}</td>
-<td class="num">{{ "—" if job.end is none else "+%.1f s" % job.end }}</td>
-<td class="num">{{ human_duration(job.duration) }}</td>
-<td class="num">{{ code(job.exit_code) }}</td><td class="num">{{ code(job.attempt) }}</td></tr>
+{% for lane, g in gaps %}
+<tr><td class="mono">{{ lane }}</td><td class="num">{{ g.jobs }}</td>
+<td class="num">{{ human_duration(g.gap_mean) }}</td>
+<td class="num">{{ human_duration(g.gap_max) }}</td></tr>
 {% endfor %}
 </tbody>
 </table>
-</details>
+{% else %}<p class="muted">No slot ran two jobs yet.</p>{% endif %}
 </section>
-</main>
-</body>
-</html>
+
+<section id="all-jobs">
+{% if job_pages %}
+<h2>All jobs ({{ total_rows }})</h2>
+<p class="muted">In pages of {{ page_size }} jobs, by scenario:</p>
+{{ m.pager(job_pages) }}
+{% else %}
+<details{% if jobs | length <= 100 %} open{% endif %}>
+<summary>All jobs ({{ jobs | length }})</summary>
+{{ jobs_table(jobs) }}
+</details>
+{% endif %}
+</section>
+{% endblock %}
 """
 
 
-def render(view: Mapping[str, Any]) -> str:
-    """The page for a view made by glue.jobs.report.build.page_view."""
+def render(view: Mapping[str, Any], template: str = "report") -> str:
+    """A page for a view made by glue.jobs.report.build: the report, or one page of jobs."""
+    table = functools.partial(jobs_table, colors=view["colors"], duration=view["human_duration"])
+    return _environment().get_template(template).render(view, jobs_table=table)
+
+
+def jobs_table(jobs: Iterable[Any], colors: Mapping[str, str], duration: Callable) -> Any:
+    """The job list's table, built here rather than in the template: a big run's pages hold
+    100,000 rows, which Jinja's macros render some fifty times slower (and markupsafe's
+    escape, without its C speedups, ten times). Every text from the
+    summary goes through escape()."""
+    from markupsafe import Markup
+
+    def cell(value: Any) -> str:
+        return "—" if value is None else escape(str(value), quote=False)
+
+    def seconds(value: float | None) -> str:
+        return "—" if value is None else f"+{value:.1f} s"
+
+    out = [JOBS_HEAD]
+    for job in jobs:
+        status = escape(job.status, quote=False)
+        out.append(
+            f'<tr id="{job.anchor}"><td class="mono">{escape(job.scenario, quote=False)}</td><td>'
+            f'<span class="badge" style="background: {colors[job.status]}">{status}</span></td>\n'
+            f'<td class="mono">{escape(job.lane, quote=False)}</td>'
+            f'<td class="num">{seconds(job.start)}</td>'
+            f'<td class="num">{seconds(job.end)}</td><td class="num">{duration(job.duration)}</td>'
+            f'<td class="num">{duration(job.expected)}</td>'
+            f'<td class="num">{cell(job.exit_code)}</td><td class="num">{cell(job.attempt)}</td>'
+            "</tr>\n"
+        )
+    out.append("</tbody>\n</table>")
+    return Markup("".join(out))
+
+
+@functools.cache
+def _environment() -> Any:
     try:
         import jinja2
     except ImportError:
         raise GlueError(
             "glue report needs Jinja2: pip install 'simfleet[report]' (make setup does)"
         ) from None
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(TEMPLATE).render(view)
+    loader = jinja2.DictLoader({"base": BASE, "macros": MACROS, "report": REPORT, "jobs": JOBS})
+    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)

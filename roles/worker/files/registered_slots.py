@@ -3,8 +3,9 @@
 The worker role runs it (and its Molecule scenario checks with it) after starting
 simfleet-worker.service, with the worker venv's Python, as root: systemd's "active" only says
 that the pool process runs, while workers that cannot reach Redis or read their settings keep
-dying and being started again. A worker counts when RQ has it registered for the configured
-queue, the hostname it recorded is this host's, and its process is alive here: registrations
+dying and being started again. A worker counts when RQ has it registered for the queue every
+slot of the fleet listens on (CPU and GPU slots alike: glue.jobs.routing), the hostname it
+recorded is this host's, and its process is alive here: registrations
 of a pool killed outright stay behind until RQ's worker TTL expires.
 
 Usage: registered_slots.py GLUE_YML
@@ -20,7 +21,7 @@ from rq import Worker
 
 from glue import config
 from glue.errors import GlueError
-from glue.jobs import connection
+from glue.jobs import connection, routing
 
 
 def alive(pid: int | None) -> bool:
@@ -37,7 +38,8 @@ def alive(pid: int | None) -> bool:
 
 def count(config_path: str) -> int:
     settings = config.load(config_path=config_path, environ={})
-    queue = connection.queue(connection.connect(settings.redis_url), settings.queue)
+    conn = connection.connect(settings.redis_url)
+    queue = connection.queue(conn, routing.any_slot_queue(settings.queue))
     host = socket.gethostname()
     workers = Worker.all(queue=queue, serializer=queue.serializer)
     return sum(1 for worker in workers if worker.hostname == host and alive(worker.pid))

@@ -78,4 +78,4 @@ def test_resubmission_with_other_reducers(engine: Engine, source: Path) -> None:
     code, _, err = engine.glue("run", str(source), "--run-id", run_id, "--reduce", "count")
     assert code == 0, err
     line = one_line_error(engine, "run", str(source), "--run-id", run_id, "--reduce", "concat")
-    assert "was submitted with reduce ['count']" in line
+    assert "was submitted with other settings (reduce ['count'] -> ['concat'])" in line

@@ -15,6 +15,8 @@ def test_oom_and_missing_gpu_are_reported(
 ) -> None:
     oom = scenarios.write(tmp_path / "oom", {"hog.py": scenarios.script(scenarios.OOM)})
     gpu = scenarios.write(tmp_path / "gpu", {"v.py": scenarios.script(scenarios.VALUE, n=1)})
+    # Slot 1 owns a GPU by its settings (the GPU job goes there), slot 2 is a CPU slot.
+    engine.env["GLUE_GPU_DEVICES"] = "0"
     engine.start_workers("--slots", "2")
     oom_run, gpu_run = engine.run_id("oom"), engine.run_id("gpu")
     base = ["--retries", "0", "--image", executor_image]

@@ -4,12 +4,12 @@ the way it should, the outcome says what was refused, and every other result arr
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from glue.jobs import routing
 from glue.jobs.sandbox import Profile
 from tests.integration.jobs.conftest import Engine, containers_of
 from tests.integration.jobs.test_run import alive
@@ -106,24 +106,23 @@ def test_hostile_scenarios_fail_as_intended_and_the_rest_arrives(
 
 
 @pytest.mark.parametrize("executor", ["docker", "process"])
-def test_a_gpu_request_on_a_host_without_gpus_is_refused_in_one_line(
-    engine: Engine, executor: str, tmp_path: Path, request
+def test_a_gpu_request_on_a_fleet_without_gpus_is_refused_in_one_line(
+    engine: Engine, executor: str, tmp_path: Path
 ) -> None:
-    if Path("/dev/nvidiactl").exists():
-        pytest.skip("this host has an NVIDIA GPU; the refusal is for hosts without one")
     source = tmp_path / "gpu"
     source.mkdir()
     shutil.copyfile(hostile.HOSTILE / "gpu.py", source / "gpu.py")
-    image = []
-    if executor == "docker":
-        image = ["--image", request.getfixturevalue("executor_image")]
     engine.start_workers("--slots", "1")
+    engine.wait(
+        "the slot to register", lambda: routing.fleet_offers(engine.conn, engine.env["GLUE_QUEUE"])
+    )
     run_id = engine.run_id(f"gpu-{executor}")
-    args = ["run", str(source), "--run-id", run_id, "--executor", executor, *image]
-    assert engine.glue(*args, "--gpus", "1", "--retries", "0")[0] == 0
-    failure = engine.wait_complete(run_id)["failures"][0]
-    assert failure["status"] == "error"
-    assert "\n" not in failure["error"]
-    missing = "Docker engine has no NVIDIA runtime" if executor == "docker" else "no NVIDIA GPU"
-    assert re.search(r"asks for 1 GPU\(s\) but this host.*" + missing, failure["error"])
-    assert not (tmp_path / "results" / run_id / "gpu.py" / "results").exists()
+    args = ["run", str(source), "--run-id", run_id, "--executor", executor]
+    code, _, err = engine.glue(*args, "--gpus", "1", "--retries", "0")
+    assert code != 0
+    assert err.strip().splitlines() == [
+        "glue: error: no slot of the fleet can run this run's jobs (1 GPU(s)): its 1 live "
+        "slot(s) offer CPU x1"
+    ]
+    assert not engine.conn.exists(engine.state(run_id).key)
+    assert not (tmp_path / "results" / run_id).exists()

@@ -17,7 +17,8 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from glue.jobs import connection, naming
+from glue.jobs import connection
+from glue.jobs.runstate import RunState
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine, read_json
 from tests.support.redis_server import RedisServer
@@ -121,9 +122,9 @@ def test_a_busy_worker_registers_again_and_its_job_ends_once(
         {"long.py": scenarios.script(LONG_JOB, marks=str(marks))},
     )
     run_id = engine.run_id("busy")
-    long_id = naming.job_id(run_id, "long.py")
     workers = engine.start_workers("--slots", "1")
     submit(engine, source, run_id)
+    long_id = RunState(engine.conn, run_id).jobs()["long.py"]
     engine.wait("the long job to start", lambda: marks.exists(), 60)
 
     LOSSES[loss](own_redis)

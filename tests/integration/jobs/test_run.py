@@ -19,7 +19,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from glue.config import Settings
-from glue.jobs.naming import job_id
+from glue.jobs.runstate import RunState
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine, containers_of, read_json
 
@@ -47,7 +47,8 @@ def alive(pid: int) -> bool:
 
 def slow_job_running(engine: Engine, run_id: str, executor: str, pid_dir: Path) -> Job | None:
     """The slow scenario's job once its first attempt is really running."""
-    job = Job.fetch(job_id(run_id, "slow.py"), engine.conn, serializer=JSONSerializer)
+    slow = RunState(engine.conn, run_id).jobs()["slow.py"]
+    job = Job.fetch(slow, engine.conn, serializer=JSONSerializer)
     if job.get_status() != JobStatus.STARTED:
         return None
     if executor == "process":

@@ -1,5 +1,7 @@
 """A run whose scenarios and results live in S3 (the real Ceph RGW): scenarios are listed
-and fetched from the prefix, results, logs and the run summary land beside it."""
+and fetched from the prefix, results, logs and the run summary land beside it (each attempt
+under its own prefix, copied to the scenario's place), concat reads its parts back from S3,
+and `glue runs delete --results` removes them."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def test_scenarios_from_s3_and_results_back_to_s3(
 
     code, _, err = engine.glue(
         "run", f"s3://{bucket}/scen", "--run-id", run_id, "--executor", "process",
-        "--reduce", "sum:value",
+        "--reduce", "sum:value", "--reduce", "concat",
     )  # fmt: skip
     assert code == 0, err
     assert "skipping key 'scen/deep/../../escape.py': '..' segment in key" in err
@@ -45,13 +47,18 @@ def test_scenarios_from_s3_and_results_back_to_s3(
         lambda: rgw_s3.list_objects_v2(Bucket=bucket, Prefix=summary_key)["KeyCount"],
     )
     assert summary["counts"] == {"succeeded": 6}
-    assert summary["reduced"] == {"sum:value": 21}
+    assert summary["reduced"]["sum:value"] == 21
 
     listed = rgw_s3.list_objects_v2(Bucket=bucket, Prefix=f"results/{run_id}/")
     keys = {o["Key"].removeprefix(f"results/{run_id}/") for o in listed["Contents"]}
     names = ["s1.py", "s2.py", "s3.py", "s4.py", "s5.py", "deep/s6.py"]
     expected = {f"{n}/{part}" for n in names for part in ("outcome.json", "logs/output.log")}
     expected |= {f"{n}/results/result.json" for n in names} | {"summary.json"}
+    expected |= {
+        f"{n}/attempts/1/{part}"
+        for n in names
+        for part in ("outcome.json", "logs/output.log", "results/result.json")
+    }
     assert keys == expected
 
     def read(key: str):
@@ -62,3 +69,12 @@ def test_scenarios_from_s3_and_results_back_to_s3(
         "value": 6,
         "m": {"score": 12},
     }
+    # concat's parts are the results in S3, in scenario order (deep/s6.py first).
+    assert [part["value"] for part in summary["reduced"]["concat"]] == [6, 1, 2, 3, 4, 5]
+
+    code, _, err = engine.glue("runs", "delete", run_id, "--results")
+    assert code == 0, err
+    assert rgw_s3.list_objects_v2(Bucket=bucket, Prefix=f"results/{run_id}/")["KeyCount"] == 0
+    assert rgw_s3.list_objects_v2(Bucket=bucket, Prefix="scen/")["KeyCount"] == len(
+        objects
+    )  # scenarios stay

@@ -10,7 +10,7 @@ from rq.command import send_stop_job_command
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
-from glue.jobs.naming import job_id
+from glue.jobs.runstate import RunState
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine, containers_of
 
@@ -20,6 +20,10 @@ LONG = {"long.py": scenarios.script(scenarios.SLOW, pid_dir="/nonexistent")}
 
 def running_container(run_id: str):
     return [c for c in containers_of(run_id) if c.status == "running"]
+
+
+def long_job(engine: Engine, run_id: str) -> str:
+    return RunState(engine.conn, run_id).jobs()["long.py"]
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ def test_a_stopped_worker_removes_the_container_and_requeues_the_job(
     engine.wait("the container to run", lambda: running_container(submitted))
     assert workers.stop() == 0  # SIGTERM; the pool exits once its worker has
     assert containers_of(submitted) == []
-    job = Job.fetch(job_id(submitted, "long.py"), engine.conn, serializer=JSONSerializer)
+    job = Job.fetch(long_job(engine, submitted), engine.conn, serializer=JSONSerializer)
     assert job.get_status() == JobStatus.QUEUED
     assert job.retries_left == 2  # put back, not retried: no retry spent
     engine.start_workers("--slots", "1", "--burst")
@@ -52,7 +56,7 @@ def test_a_stopped_job_is_reported_stopped_and_its_container_removed(
 ) -> None:
     engine.start_workers("--slots", "1")
     engine.wait("the container to run", lambda: running_container(submitted))
-    send_stop_job_command(engine.conn, job_id(submitted, "long.py"), serializer=JSONSerializer)
+    send_stop_job_command(engine.conn, long_job(engine, submitted), serializer=JSONSerializer)
     summary = engine.wait_complete(submitted, timeout=30)
     assert summary["counts"] == {"stopped": 1}
     assert summary["failures"][0]["error"] == "stopped on request"

@@ -1,4 +1,5 @@
-"""Job ids are a pure function of run id and scenario, and valid wherever they are used."""
+"""Job ids are a pure function of run id, source and scenario, and valid wherever they are
+used."""
 
 from __future__ import annotations
 
@@ -14,20 +15,31 @@ from glue.jobs.naming import check_run_id, job_id
 CONTAINER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 
-def test_the_same_run_and_scenario_give_the_same_id() -> None:
-    assert job_id("run1", "a/b.py") == job_id("run1", "a/b.py")
+SRC = "s3://b/p"
+
+
+def test_the_same_run_source_and_scenario_give_the_same_id() -> None:
+    assert job_id("run1", SRC, "a/b.py") == job_id("run1", SRC, "a/b.py")
 
 
 @pytest.mark.parametrize(
-    "other", [("run2", "a/b.py"), ("run1", "a/c.py"), ("run1", "a/b.py "), ("run", "1a/b.py")]
+    "other",
+    [
+        ("run2", SRC, "a/b.py"),
+        ("run1", SRC, "a/c.py"),
+        ("run1", SRC, "a/b.py "),
+        ("run", SRC, "1a/b.py"),
+        ("run1", "s3://b/q", "a/b.py"),
+        ("run1", "s3://b/p/a", "b.py"),
+    ],
 )
-def test_any_other_run_or_scenario_gives_another_id(other) -> None:
-    assert job_id(*other) != job_id("run1", "a/b.py")
+def test_any_other_run_source_or_scenario_gives_another_id(other) -> None:
+    assert job_id(*other) != job_id("run1", SRC, "a/b.py")
 
 
 @pytest.mark.parametrize("scenario", ["x.py", "deep/../odd name ü.py", "a:b/c;d"])
 def test_ids_are_valid_rq_ids_and_container_names(scenario) -> None:
-    jid = job_id("Run_1-x", scenario)
+    jid = job_id("Run_1-x", SRC, scenario)
     assert JOB_ID_PATTERN.fullmatch(jid)
     assert CONTAINER_NAME.match(f"glue-{jid}")
     assert jid.startswith("Run_1-x-")

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from glue.jobs.reducers import Skip, UnknownReducer, parse, parse_all
+from glue.jobs.reducers import Skip, UnknownReducer, apply, fold_one, parse, parse_all
 
 OUTCOMES = [
     ("b.py", "succeeded", {"value": 4, "m": {"loss": 0.5}}),
@@ -20,12 +20,20 @@ VALUES = [r["value"] for _, s, r in OUTCOMES if s == "succeeded"]
 
 
 def fold(spec: str, outcomes=OUTCOMES):
-    """Fold like runstate does: the state goes through JSON between every step."""
+    """Fold like runstate does: each outcome becomes updates of string fields; a python:
+    reducer's state goes through JSON between every step; concat reads its parts at the end."""
     reducer = parse(spec)
-    state = reducer.initial()
-    for scenario, status, result in outcomes:
-        state = json.loads(json.dumps(reducer.step(state, scenario, status, result)))
-    return reducer.final(state)
+    fields: dict[str, str] = {}
+    for _scenario, status, result in outcomes:
+        if reducer.step is not None:
+            if status == "succeeded":
+                state = json.loads(fields[spec]) if spec in fields else None
+                fields[spec] = json.dumps(reducer.step(state, result))
+            continue
+        for op in reducer.ops(status, result):
+            apply(fields, op)
+    parts = [r for _, s, r in sorted(outcomes) if s == "succeeded"]
+    return reducer.final(fields, lambda: parts)
 
 
 def test_sum_mean_min_max_equal_direct_computation() -> None:
@@ -77,7 +85,7 @@ def test_python_reducer_gets_acc_and_result(tmp_path, monkeypatch) -> None:
 )
 def test_a_result_without_a_numeric_field_is_skipped_with_a_reason(result, why) -> None:
     with pytest.raises(Skip, match=why):
-        parse("sum:value").step(0, "x.py", "succeeded", result)
+        parse("sum:value").ops("succeeded", result)
 
 
 @pytest.mark.parametrize(
@@ -99,3 +107,23 @@ def test_parse_all_refuses_none_and_duplicates() -> None:
         parse_all([])
     with pytest.raises(UnknownReducer, match="twice"):
         parse_all(["count", "count"])
+
+
+def test_count_takes_back_a_reopened_status() -> None:
+    fields: dict[str, str] = {}
+    reducer = parse("count")
+    for op in [*reducer.ops("error", None), *reducer.ops("succeeded", 1), *reducer.reopen("error")]:
+        apply(fields, op)
+    assert reducer.final(fields, list) == {"succeeded": 1}
+
+
+def test_value_reducers_refuse_infinite_numbers() -> None:
+    with pytest.raises(Skip, match="finite"):
+        parse("max:value").ops("succeeded", {"value": float("inf")})
+
+
+def test_one_outcome_folds_in_memory_like_a_run_of_one() -> None:
+    assert fold_one(parse("sum:value"), "succeeded", {"value": 3}) == 3
+    assert fold_one(parse("count"), "failed", None) == {"failed": 1}
+    assert fold_one(parse("concat"), "succeeded", [1, 2]) == [1, 2]
+    assert fold_one(parse("mean:value"), "failed", None) is None

@@ -14,8 +14,10 @@ import pytest
 from PIL import Image
 
 from glue.cli.main import build_parser
+from glue.jobs.report import aggregate
 from glue.jobs.report.build import (
     HTML_NAME,
+    PAGE_SIZE,
     PNG_NAME,
     human_duration,
     job_rows,
@@ -241,3 +243,64 @@ def test_help_documents_every_option(capsys) -> None:
     assert out.startswith("usage: glue report")
     for option in ("--output", "--from-results", "--s3-endpoint-url", "--redis-url", "--config"):
         assert option in out
+
+
+def test_expected_duration_and_idle_gaps_are_on_the_page(tmp_path: Path) -> None:
+    summary = make_summary()
+    summary["jobs"][0]["expected"] = 11.0  # a.py: 12 s on node1/0, then h.py 3 s later
+    summary["jobs"].append(job("h.py", "succeeded", "node1", 0, 15, 20))
+    text = write_report(summary, tmp_path / "out").read_text()
+    row = text[text.index('<tr id="job-0">') :].split("</tr>")[0]
+    assert "12.0 s" in row and "11.0 s" in row
+    slowest = section(text, "Slowest scenarios")
+    assert '<th class="num">Expected</th>' in slowest
+    dispatch = section(text, "Dispatch")
+    assert re.search(r'node1/0</td><td class="num">2</td>\n<td class="num">3.00 s</td>', dispatch)
+    assert "3.00 s" in dispatch and "Idle gap between jobs: mean 3.00 s, longest 3.00 s" in dispatch
+    assert "lower bound" in text
+
+
+def test_a_big_run_gets_aggregated_bars_and_paged_jobs(tmp_path: Path) -> None:
+    jobs = []
+    for n in range(2 * PAGE_SIZE + 10):
+        lane, rank = n % 4, n // 4
+        status = "failed" if n == 999 else "succeeded"
+        jobs.append(job(f"s{n:05d}.py", status, f"node{lane // 2}", lane % 2, rank, rank + 0.9))
+    summary = {**make_summary(), "jobs": jobs, "failures": [jobs[999]], "complete": True}
+    summary.update(
+        total=len(jobs), done=len(jobs), counts={"succeeded": len(jobs) - 1, "failed": 1}
+    )
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "jobs-0009.html").write_text("left from an earlier, bigger report")
+    text = write_report(summary, out).read_text()
+    assert sorted(p.name for p in out.glob("jobs-*.html")) == [
+        "jobs-0001.html", "jobs-0002.html", "jobs-0003.html",
+    ]  # fmt: skip
+    assert '<tr id="job-' not in text and f"All jobs ({len(jobs)})" in text
+    last = (out / "jobs-0003.html").read_text()
+    assert last.count('<tr id="job-') == 10 and "s04009.py" in last and "Back to the report" in last
+    svg = text[text.index("<svg") : text.index("</svg>")]
+    tooltips = [html.unescape(t) for t in re.findall(r"<title>(.*?)</title>", svg, re.S)]
+    # Each lane is one busy stretch (node1/1's cut where its failure fills a bin), and the
+    # one failure has a loud bar of its own.
+    busy = [t for t in tooltips if "mostly succeeded" in t]
+    assert {t.split(":")[0] for t in busy} == {"node0/0", "node0/1", "node1/0", "node1/1"}
+    assert len(busy) <= 5 and len(tooltips) <= 7
+    assert len([t for t in tooltips if t.startswith("node1/1: 1 job(s) failed, +")]) == 1
+
+
+def test_aggregated_segments_merge_bins_and_keep_short_failures() -> None:
+    spans = [aggregate.Span(0, float(s), s + 1.0, "succeeded") for s in range(100)]
+    spans.append(aggregate.Span(0, 50.2, 50.3, "failed"))  # shorter than a bin
+    spans.append(aggregate.Span(1, 10.0, None, "running"))  # still going: up to the edge
+    got = aggregate.segments(spans, 2, 100.0, lambda s: s == "failed")
+    base = [s for s in got if not s.loud]
+    assert [(s.lane, s.status, s.start, s.end, s.jobs) for s in base] == [
+        (0, "succeeded", 0.0, 100.0, 101),
+        (1, "running", 10.0, 100.0, 1),
+    ]
+    (loud,) = [s for s in got if s.loud]
+    assert (loud.lane, loud.status, loud.jobs) == (0, "failed", 1) and loud.end - loud.start < 5
+    assert aggregate.bins_per_lane(1) == aggregate.MAX_BINS
+    assert aggregate.bins_per_lane(10_000) == aggregate.MIN_BINS

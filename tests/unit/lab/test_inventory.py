@@ -9,9 +9,11 @@ import pytest
 
 from glue.lab import inventory
 from glue.lab.inventory import (
+    InventoryError,
     SshEndpoint,
     VagrantLab,
     build_inventory,
+    gpu_count_from_env,
     gpu_nodes_from_env,
     natural_key,
     parse_ssh_config,
@@ -61,7 +63,9 @@ def test_parse_ssh_config_skips_hosts_without_an_address() -> None:
 
 def test_groups_follow_the_lab_layout() -> None:
     inv = build_inventory({f"node{i}": ep(port=2200 + i) for i in (3, 1, 2)}, set())
-    assert inv["queue"]["hosts"] == ["node1"]
+    # Primary node1, replica node2, a sentinel on each of node1..3.
+    assert inv["queue"]["hosts"] == ["node1", "node2"]
+    assert inv["queue_sentinels"]["hosts"] == ["node3"]
     assert inv["registry"]["hosts"] == ["node1"]
     assert inv["workers"]["hosts"] == ["node1", "node2", "node3"]
     assert inv["gpu"]["hosts"] == []
@@ -70,14 +74,24 @@ def test_groups_follow_the_lab_layout() -> None:
         "ansible_port": 2203,
         "ansible_user": "vagrant",
     }
-    assert set(inv["all"]["children"]) >= {"queue", "registry", "workers", "gpu"}
+    assert set(inv["all"]["children"]) >= {"queue", "queue_sentinels", "registry", "workers", "gpu"}
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_lab_of_one_or_two_nodes_keeps_one_queue_host(count: int) -> None:
+    """Two sentinels could never agree on a failover, so there is no replica to fail over to."""
+    inv = build_inventory({f"node{i}": ep() for i in range(1, count + 1)}, set())
+    assert inv["queue"]["hosts"] == ["node1"]
+    assert inv["queue_sentinels"]["hosts"] == []
 
 
 def test_node_order_is_numeric_so_node1_leads_a_big_lab() -> None:
     names = [f"node{i}" for i in range(1, 12)]
     inv = build_inventory({n: ep() for n in reversed(names)}, set())
     assert inv["workers"]["hosts"] == names
-    assert inv["queue"]["hosts"] == ["node1"]
+    # Three sentinels however big the lab: more voters would only slow the vote down.
+    assert inv["queue"]["hosts"] == ["node1", "node2"]
+    assert inv["queue_sentinels"]["hosts"] == ["node3"]
     assert sorted(["node10", "node9", "node1"], key=natural_key) == ["node1", "node9", "node10"]
 
 
@@ -88,9 +102,22 @@ def test_gpu_group_takes_only_running_nodes_named_in_the_environment() -> None:
     assert inv["gpu"]["hosts"] == ["node2"]
 
 
+def test_gpu_nodes_declare_simulated_gpus_and_the_others_none() -> None:
+    inv = build_inventory({"node1": ep(), "node2": ep()}, {"node2"}, gpu_count_from_env("2"))
+    hostvars = inv["_meta"]["hostvars"]
+    assert hostvars["node2"]["nvidia_gpu_count_override"] == 2
+    assert hostvars["node2"]["nvidia_gpus_simulated"] is True
+    assert "nvidia_gpu_count_override" not in hostvars["node1"]
+    assert gpu_count_from_env(None) == 1
+    for bad in ("0", "9", "two"):
+        with pytest.raises(InventoryError, match="SIMFLEET_GPU_COUNT must be a whole number"):
+            gpu_count_from_env(bad)
+
+
 def test_no_running_node_gives_an_empty_but_valid_inventory() -> None:
     inv = build_inventory({}, set())
     assert inv["workers"]["hosts"] == [] and inv["queue"]["hosts"] == []
+    assert inv["queue_sentinels"]["hosts"] == []
     assert inv["_meta"]["hostvars"] == {}
 
 
@@ -151,7 +178,8 @@ def test_parallel_runs_of_the_inventory_script_all_succeed(lab) -> None:
 def test_gpu_setting_is_part_of_the_cache_key(tmp_path) -> None:
     a = VagrantLab(root=tmp_path, env={})
     b = VagrantLab(root=tmp_path, env={"SIMFLEET_GPU_NODES": "node1"})
-    assert a.fingerprint() != b.fingerprint()
+    c = VagrantLab(root=tmp_path, env={"SIMFLEET_GPU_NODES": "node1", "SIMFLEET_GPU_COUNT": "2"})
+    assert len({a.fingerprint(), b.fingerprint(), c.fingerprint()}) == 3
 
 
 def test_relative_dotfile_path_is_taken_from_the_project_root(tmp_path) -> None:

@@ -1,0 +1,290 @@
+"""bench/scale: one run of 100,000 scenarios on this machine, and what it costs Redis.
+
+A local folder of empty scenario files, `glue run --executor process --command true` with the
+reducers count, sum:value and concat, a local redis-server (append-only file on, as the redis
+role runs it) and `glue worker` slots on this machine. Measured:
+- enqueue: `glue run` without --wait, in this process (listing the folder and queueing);
+- Redis memory (INFO used_memory above the empty server's): after the enqueue, the highest
+  seen during the run, and after completion, per scenario;
+- fold cost per job at the start (the run state before the first job) and at the end (after
+  the last): a copy of the run's keys takes FOLD_SAMPLES more outcomes with a result, timed;
+- `glue status` and `glue report` on the completed run, in this process (Python's own start,
+  about 0.3 s here, is not counted), and the size of the report's folder.
+Targets (issue 15) are in TARGETS. The table replaces this benchmark's section of
+docs/benchmarks.md (other sections are kept). Run it with `make bench-scale`; --scenarios N for
+a shorter run (the table says how many ran).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+
+from bench import report  # noqa: E402
+from glue.cli import main as cli  # noqa: E402
+from glue.jobs.runstate import KEY_PREFIX, RunState  # noqa: E402
+from tests.support.accounts import slot_accounts  # noqa: E402
+from tests.support.net import free_port  # noqa: E402
+
+START, END = "<!-- bench/scale: begin -->", "<!-- bench/scale: end -->"
+REDUCERS = ("count", "sum:value", "concat")
+FOLD_SAMPLES = 200
+TARGETS = {
+    "enqueue": 20_000,  # scenarios per second, at least
+    "bytes_per_job": 1024,  # after completion, at most
+    "fold_growth": 1.2,  # fold cost at the end / at the start, at most
+    "status": 0.3,  # seconds, at most
+    "report": 10.0,  # seconds, at most
+    "page": 5 * 1024 * 1024,  # bytes, at most
+}
+
+
+def glue(*args: str) -> tuple[float, str]:
+    """A glue command in this process: (seconds, stdout); fails loudly on a non-zero exit."""
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(list(args))
+    took = time.perf_counter() - start
+    if code != 0:
+        raise SystemExit(f"bench: glue {' '.join(args)} failed ({code}): {err.getvalue()}")
+    return took, out.getvalue()
+
+
+def run_keys(conn: redis.Redis, run_id: str) -> list[bytes]:
+    base = KEY_PREFIX + run_id
+    return [base.encode(), *conn.scan_iter(match=f"{base}:*", count=1000)]
+
+
+def fold_cost(conn: redis.Redis, run_id: str) -> float:
+    """Seconds per fold into a copy of the run's state as it is now."""
+    probe = f"{run_id}-probe"
+    for key in run_keys(conn, run_id):
+        copy = key.decode().replace(KEY_PREFIX + run_id, KEY_PREFIX + probe, 1)
+        conn.copy(key, copy, replace=True)
+    state = RunState(conn, probe)
+    reduce = state.spec()["reduce"]
+    start = time.perf_counter()
+    for n in range(FOLD_SAMPLES):
+        outcome = {"scenario": f"probe/{n}.py", "status": "succeeded", "attempt": 1}
+        state.fold(outcome, {"value": n}, reduce)
+    took = (time.perf_counter() - start) / FOLD_SAMPLES
+    conn.delete(*run_keys(conn, probe))
+    return took
+
+
+class PeakMemory(threading.Thread):
+    """The highest used_memory seen, sampled every half second until stopped."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        super().__init__(daemon=True)
+        self.conn, self.peak, self.done = conn, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.peak = max(self.peak, used(self.conn))
+            self.done.wait(0.5)
+
+
+def used(conn: redis.Redis) -> int:
+    return int(conn.info("memory")["used_memory"])
+
+
+def wait_complete(state: RunState, say: Callable[[str], None]) -> None:
+    last = 0.0
+    while True:
+        done, total = state.progress()
+        if total and done >= total:
+            return
+        if time.monotonic() - last > 30:
+            say(f"{done}/{total} done")
+            last = time.monotonic()
+        time.sleep(1)
+
+
+def verdict(ok: bool) -> str:
+    return "yes" if ok else "no"
+
+
+def render(figures: dict[str, float], n: int, slots: int, host: str, load_end: float) -> str:
+    f = figures
+    rate = n / f["enqueue"]
+    growth = f["fold_end"] / f["fold_start"]
+    rows = [
+        (
+            "enqueue",
+            f"{f['enqueue']:.2f} s, {rate:,.0f} scenarios/s",
+            f">= {TARGETS['enqueue']:,}/s",
+            verdict(rate >= TARGETS["enqueue"]),
+        ),
+        ("Redis after the enqueue", f"{f['queued'] / n:,.0f} bytes/scenario", "", ""),
+        ("Redis at its peak", f"{f['peak'] / n:,.0f} bytes/scenario", "", ""),
+        (
+            "Redis after completion",
+            f"{f['after'] / n:,.0f} bytes/scenario ({f['after'] / 2**20:,.1f} MiB)",
+            f"<= {TARGETS['bytes_per_job']} bytes",
+            verdict(f["after"] / n <= TARGETS["bytes_per_job"]),
+        ),
+        (
+            "fold per job, start / end",
+            f"{f['fold_start'] * 1000:.2f} ms / {f['fold_end'] * 1000:.2f} ms ({growth:.2f}x)",
+            f"end <= {TARGETS['fold_growth']}x start",
+            verdict(growth <= TARGETS["fold_growth"]),
+        ),
+        (
+            "`glue status`",
+            f"{f['status']:.2f} s",
+            f"<= {TARGETS['status']} s",
+            verdict(f["status"] <= TARGETS["status"]),
+        ),
+        (
+            "`glue report`",
+            f"{f['report']:.2f} s",
+            f"<= {TARGETS['report']:.0f} s",
+            verdict(f["report"] <= TARGETS["report"]),
+        ),
+        (
+            "report size",
+            f"{f['page'] / 2**20:.1f} MiB",
+            f"<= {TARGETS['page'] // 2**20} MiB",
+            verdict(f["page"] <= TARGETS["page"]),
+        ),
+        ("the run, end to end", f"{f['run']:.0f} s on {slots} slots", "", ""),
+    ]
+    lines = [
+        START,
+        "## scale: one run of many scenarios",
+        "",
+        f"`make bench-scale`, {datetime.now(UTC):%Y-%m-%d}, on {host}; load average "
+        f"{load_end:.2f} at the end (a shared machine).",
+        f"{n:,} empty scenario files in a local folder, `--executor process --command true "
+        f"--reduce {' --reduce '.join(REDUCERS)}`, a local redis-server (append-only file on), "
+        f"`glue worker --slots {slots}` on the same machine. Memory is Redis' used_memory above "
+        "the empty server's; fold cost is the mean of "
+        f"{FOLD_SAMPLES} folds into a copy of the run's state; `glue status` and `glue report` "
+        "are timed in-process (without Python's start).",
+        "",
+        "| figure | measured | target | met |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenarios", type=int, default=100_000)
+    parser.add_argument("--slots", type=int, default=2)
+    args = parser.parse_args()
+    # Process jobs run as slot accounts (the sandbox), made here as the worker role would.
+    with slot_accounts(args.slots) as job_users:
+        return bench(args.scenarios, args.slots, job_users)
+
+
+def bench(n: int, slots: int, job_users: str) -> int:
+    def say(message: str) -> None:
+        print(f"bench: {message}", flush=True)
+
+    host = report.machine()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    tmp.chmod(0o711)  # the slot accounts pass through to their io-dirs
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *("redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(tmp)),
+            *("--appendonly", "yes", "--save", "", "--logfile", str(tmp / "redis.log")),
+        ]
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    env = {
+        "GLUE_REDIS_URL": url,
+        "GLUE_QUEUE": "bench-scale",
+        "GLUE_WORKDIR": str(tmp / "work"),
+        "GLUE_RETRIES": "0",
+        "GLUE_JOB_USERS": job_users,
+    }
+    os.environ.update(env)
+    os.environ.pop("GLUE_CONFIG", None)
+    worker = None
+    try:
+        conn = redis.Redis.from_url(url)
+        for _ in range(50):
+            try:
+                conn.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        folder = tmp / "scenarios"
+        folder.mkdir()
+        for i in range(n):
+            (folder / f"s{i:06d}.py").write_bytes(b"")
+        say(f"{n} scenarios in {folder}")
+        run_id = f"scale-{int(time.time())}"
+        empty = used(conn)
+        figures: dict[str, float] = {}
+        run = ["run", str(folder), "--run-id", run_id, "--executor", "process"]
+        run += ["--command", "true", *(f"--reduce={r}" for r in REDUCERS)]
+        figures["enqueue"], _ = glue(*run)
+        figures["queued"] = used(conn) - empty
+        say(f"queued in {figures['enqueue']:.2f} s; Redis +{figures['queued']:,} bytes")
+        state = RunState(conn, run_id)
+        figures["fold_start"] = fold_cost(conn, run_id)
+
+        peak = PeakMemory(conn)
+        peak.start()
+        started = time.perf_counter()
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "glue", "worker", "--slots", str(slots), "--log-level", "ERROR"],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=(tmp / "worker.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_complete(state, say)
+        figures["run"] = time.perf_counter() - started
+        peak.done.set()
+        peak.join()
+        figures["peak"] = max(peak.peak, figures["queued"] + empty) - empty
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        worker = None
+        figures["after"] = used(conn) - empty
+        figures["fold_end"] = fold_cost(conn, run_id)
+        figures["status"] = statistics.median(glue("status", run_id)[0] for _ in range(3))
+        out = tmp / "report"
+        figures["report"], _ = glue("report", run_id, "--output", str(out))
+        figures["page"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        section = render(figures, n, slots, host, os.getloadavg()[0])
+        report.write_section(START, END, section)
+        print(section)
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
