@@ -107,14 +107,17 @@ def _outcome(job: Job, status: str, error: str | None = None) -> dict[str, Any]:
 def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
     """The RQ job function; `spec` is the run's settings plus this job's scenario.
 
-    A slot that cannot run the job, or whose host could not before, hands it back to RQ as a
-    Retry while a slot on another host could take it (glue.jobs.pause)."""
+    A slot whose host failed the job before hands it straight back while a slot on another
+    host could take it; a slot that cannot run it hands it back after growing waits, a
+    bounded number of times (glue.jobs.pause). Either way RQ requeues the returned Retry
+    apart from the run's own retries."""
     job = get_current_job()
     assert job is not None, "run_scenario runs inside an RQ job"
     here = slot.current()
-    if here.host in job.meta.get("failed_hosts", []) and _elsewhere(job, here):
+    if here.host in job.meta.get("failed_hosts", []) and _another_host_ready(job):
         log.info("job %s: %s failed it before; left to another host", job.id, here.host)
-        return pause.retry(here.settings)
+        pause.hold(job.connection, _slot_name(here))
+        return pause.hand_back(job.number_of_retries or 0)
     _start_attempt(job)
     try:
         outcome = _attempt(job, spec)
@@ -122,9 +125,12 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
         reason = pause.executor_error(exc)
         if reason is None:
             raise
-        _executor_failed(job, here, reason)
-        if _elsewhere(job, here):
-            return pause.retry(here.settings)
+        errors = _executor_failed(job, here, reason)
+        if errors <= here.settings.executor_retries and _another_host_ready(job):
+            RunState(job.connection, job.meta["run_id"]).note_attempt(
+                _outcome(job, ERROR, job.meta["executor_error"])
+            )
+            return pause.retry_after_error(errors, job.number_of_retries or 0, here.settings)
         raise ExecutorFailed(job.meta["executor_error"]) from None
     if outcome["status"] != SUCCEEDED:
         raise ScenarioFailed(outcome)
@@ -147,22 +153,22 @@ def _slot_name(here: slot.Slot) -> str:
     return pause.slot_name(here.host, here.number)
 
 
-def _elsewhere(job: Job, here: slot.Slot) -> bool:
-    """Whether to hand the job back: hand-backs left, and a live, unpaused slot on a host
-    that has not failed it. Otherwise it runs here, or ends, under the run's own retries."""
-    if (job.number_of_retries or 0) >= here.settings.executor_retries:
-        return False
+def _another_host_ready(job: Job) -> bool:
+    """A live, unpaused slot on a host that has not failed the job serves its queue."""
     queue = rq_queue(job.connection, job.origin)
     return pause.another_host_ready(job.connection, queue, job.meta.get("failed_hosts", []))
 
 
-def _executor_failed(job: Job, here: slot.Slot, reason: str) -> None:
-    """Note the failed host on the job and the error on the slot (which may pause it)."""
+def _executor_failed(job: Job, here: slot.Slot, reason: str) -> int:
+    """Note the failed host and the error on the job and on the slot (which may pause it);
+    how many executor errors the job has met."""
     name = _slot_name(here)
     failed = job.meta.get("failed_hosts", [])
+    errors = job.meta.get("executor_errors", 0) + 1
     job.meta.update(
         failed_hosts=failed if here.host in failed else [*failed, here.host],
         executor_error=f"{name}: {reason}",
+        executor_errors=errors,
     )
     job.save_meta()
     log.warning("job %s: %s cannot run it: %s", job.id, name, reason)
@@ -170,6 +176,7 @@ def _executor_failed(job: Job, here: slot.Slot, reason: str) -> None:
     if paused:
         log.warning("%s", paused.line())
         RunState(job.connection, job.meta["run_id"]).note_pause(paused.slot, paused.line())
+    return errors
 
 
 def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:

@@ -16,10 +16,14 @@ that ran to an answer (either way) resets the count. The state lives in Redis, s
 
 The hosts that failed a job are noted on it. While a live, unpaused slot on a host that has
 not failed it serves the queue, the job goes back through RQ - the job function returns a
-`Retry`, which RQ counts apart from the run's retries - at once the first time, then after
-growing waits (RQ's scheduler), at most `executor_retries` times; a slot on a host that
-failed it hands it back the same way without trying. With no such host left the error ends
-the attempt like any failure, and the run's retries apply.
+`Retry`, which RQ counts apart from the run's retries:
+- a slot on a host that failed it hands it back without trying: to the queue at once, with
+  no wait and counting as nobody's error, and then takes no job for HOLD_SECONDS, so a slot
+  on another host gets it;
+- after a real executor error, at once the first time, then after growing waits (RQ's
+  scheduler), at most `executor_retries` times.
+With no such host left the job runs here, and an executor error ends the attempt like any
+failure: the run's retries apply, so a job every live host refuses still ends.
 """
 
 from __future__ import annotations
@@ -35,17 +39,22 @@ import redis
 import requests.exceptions
 from rq import Retry, worker_registration
 from rq.queue import Queue
+from rq.worker import Worker
 
 from glue.config import Settings
 from glue.jobs.executor import ExecutorError, iso_utc
 
 PAUSED_SET = "glue:paused"
+WORKER_PREFIX = Worker.redis_worker_namespace_prefix
 SLOT_PREFIX = "glue:slot:"
 # An error count older than this starts again from zero.
 COUNT_TTL = 24 * 3600
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 # A reason is shown on one line of `glue status`.
 MAX_REASON = 300
+# How long a slot that handed a job back waits before taking another: it must not take the
+# same job again and again while the hosts that can run it are busy.
+HOLD_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -104,14 +113,17 @@ def pause_seconds(errors: int, settings: Settings) -> int:
     return min(settings.pause_max_seconds, settings.pause_seconds * 2**doublings)
 
 
-def retry(settings: Settings) -> Retry:
-    """RQ's Retry for a job this slot could not run: at once the first time (another slot may
-    be free now), then waiting pause_seconds, doubling up to pause_max_seconds."""
-    waits = [0] + [
-        min(settings.pause_max_seconds, settings.pause_seconds * 2**i)
-        for i in range(min(settings.executor_retries - 1, 32))
-    ]
-    return Retry(max=settings.executor_retries, interval=waits)
+def hand_back(handed: int) -> Retry:
+    """RQ's Retry for a job this slot leaves to another host without trying: back to the
+    queue at once; never the last one RQ allows (`handed` is the job's Retry count so far)."""
+    return Retry(max=handed + 1)
+
+
+def retry_after_error(errors: int, handed: int, settings: Settings) -> Retry:
+    """RQ's Retry after the job's `errors`-th executor error: at once the first time (another
+    slot may be free now), then waiting pause_seconds, doubling up to pause_max_seconds."""
+    wait = 0 if errors <= 1 else pause_seconds(settings.pause_after + errors - 2, settings)
+    return Retry(max=handed + 1, interval=wait)
 
 
 def _key(slot: str, what: str) -> str:
@@ -138,6 +150,15 @@ def note_error(conn: redis.Redis, slot: str, reason: str, settings: Settings) ->
     return pause
 
 
+def hold(conn: redis.Redis, slot: str) -> None:
+    """The slot just handed a job back: it takes none for HOLD_SECONDS."""
+    conn.set(_key(slot, "held"), 1, px=int(HOLD_SECONDS * 1000))
+
+
+def held(conn: redis.Redis, slot: str) -> bool:
+    return bool(conn.exists(_key(slot, "held")))
+
+
 def note_answer(conn: redis.Redis, slot: str) -> None:
     """The slot ran a job to an answer: its executor works, the count starts again."""
     conn.delete(_key(slot, "errors"))
@@ -159,15 +180,29 @@ def all_paused(conn: redis.Redis) -> list[Pause]:
 
 
 def another_host_ready(conn: redis.Redis, queue: Queue, failed_hosts: list[str]) -> bool:
-    """Whether a live, unpaused slot on a host not in `failed_hosts` serves `queue`."""
+    """Whether a live, unpaused slot on a host not in `failed_hosts` serves `queue`.
+
+    Live: its RQ worker hash is there (it expires when the heartbeats stop, before RQ's
+    maintenance drops the worker from the queue's set)."""
     names = [
-        (k.decode() if isinstance(k, bytes) else k).removeprefix("rq:worker:")
+        (k.decode() if isinstance(k, bytes) else k).removeprefix(WORKER_PREFIX)
         for k in worker_registration.get_keys(queue=queue, connection=conn)
     ]
-    slots = [s for s in map(worker_slot, names) if s and s.rpartition("/")[0] not in failed_hosts]
+    slots = {
+        name: s
+        for name, s in ((n, worker_slot(n)) for n in names)
+        if s and s.rpartition("/")[0] not in failed_hosts
+    }
     if not slots:
         return False
-    return not all(conn.mget([_key(s, "paused") for s in slots]))
+    with conn.pipeline(transaction=False) as pipe:
+        for name, s in slots.items():
+            pipe.exists(WORKER_PREFIX + name)
+            pipe.exists(_key(s, "paused"))
+        answers = pipe.execute()
+    return any(
+        live and not stopped for live, stopped in zip(answers[::2], answers[1::2], strict=True)
+    )
 
 
 def iso_utc_at(epoch: float) -> str:

@@ -183,7 +183,8 @@ class GlueWorker(Worker):
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
     def _wait_while_paused(self) -> None:
-        """Take no job while this slot's pause lasts; stay alive and registered meanwhile."""
+        """Take no job while this slot's pause lasts (stay alive and registered meanwhile), nor
+        for the moment it holds after handing a job back."""
         here = slot.current()
         name = pause.slot_name(here.host, here.number)
         said = False
@@ -203,6 +204,8 @@ class GlueWorker(Worker):
             time.sleep(min(self.dequeue_timeout, 1))
         if said:
             self.log.info("Worker %s: %s takes jobs again", self.name, name)
+        while not self._stop_requested and pause.held(self.connection, name):
+            time.sleep(0.2)
 
     def setup_work_horse_signals(self) -> None:
         super().setup_work_horse_signals()

@@ -23,7 +23,6 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from glue.jobs import pause
-from glue.jobs.naming import job_id
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine, Workers
 
@@ -52,6 +51,12 @@ def registered(engine: Engine, slots: int) -> None:
     """Wait for `slots` workers on the queue: a slot alone on it has nowhere to hand jobs."""
     queue = Queue(engine.env["GLUE_QUEUE"], connection=engine.conn, serializer=JSONSerializer)
     engine.wait(f"{slots} workers", lambda: len(Worker.all(queue=queue)) == slots)
+
+
+def jobs(engine: Engine, run_id: str) -> dict[str, Job]:
+    """The run's RQ jobs by scenario."""
+    ids = engine.state(run_id).jobs()
+    return {s: Job.fetch(i, engine.conn, serializer=JSONSerializer) for s, i in ids.items()}
 
 
 def values(folder: Path, count: int) -> Path:
@@ -87,10 +92,7 @@ def test_a_broken_slot_pauses_and_a_healthy_one_runs_every_scenario(
     assert paused is not None and paused.errors == 3
     assert paused.reason.startswith("Docker engine unreachable: ")
     assert summary["paused_slots"] == [paused.line()]
-    metas = [
-        Job.fetch(job_id(run_id, f"v{n:02d}.py"), engine.conn, serializer=JSONSerializer).meta
-        for n in range(8)
-    ]
+    metas = [job.meta for job in jobs(engine, run_id).values()]
     assert sum(m.get("failed_hosts") == [broken] for m in metas) == 3
 
     code, out, err = engine.glue("status", run_id)
@@ -138,7 +140,7 @@ def test_once_every_host_failed_it_the_error_is_the_outcome(engine: Engine, tmp_
     assert failure["status"] == "error"
     assert failure["error"].startswith("ExecutorFailed: broken")
     assert "/1: Docker engine unreachable: " in failure["error"]
-    meta = Job.fetch(job_id(run_id, "v00.py"), engine.conn, serializer=JSONSerializer).meta
+    meta = jobs(engine, run_id)["v00.py"].meta
     assert sorted(meta["failed_hosts"]) == hosts
     assert meta["attempt"] == 2
     assert not summary["paused_slots"]
@@ -164,3 +166,41 @@ def test_a_failing_scenario_never_pauses_its_slot(engine: Engine, tmp_path: Path
     assert summary["counts"] == {"failed": 3}
     assert summary["paused_slots"] == []
     assert pause.paused(engine.conn, f"{host}/1") is None
+
+
+def test_a_host_that_failed_a_job_hands_it_back_at_once_and_it_costs_nothing(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The broken slot fails each job once (its first retry goes at once), then keeps taking
+    them back while the healthy slot is busy: each such hand-back must requeue the job with
+    no wait - a growing wait here would be 300 s - and spend neither the run's retries nor
+    the job's executor retries, nor count as the slot's error."""
+    run_id = engine.run_id("handback")
+    broken = f"broken-{engine.env['GLUE_QUEUE']}"
+    engine.start_workers("--slots", "1")
+    broken_workers(engine, broken, GLUE_PAUSE_AFTER="50", GLUE_PAUSE_SECONDS="300")
+    registered(engine, 2)
+    files = {
+        f"s{n}.py": scenarios.script('time.sleep(2)\nanswer({{"value": {n}}})\n', n=n)
+        for n in range(4)
+    }
+    started = time.monotonic()
+    submit(engine, scenarios.write(tmp_path / "s", files), run_id, tmp_path / "r", retries=1)
+    summary = engine.wait_complete(run_id, timeout=120)
+    assert time.monotonic() - started < 100
+
+    assert summary["counts"] == {"succeeded": 4}
+    assert set(summary["hosts"]) == {socket.gethostname()}
+    ran = jobs(engine, run_id).values()
+    failed_once = [j for j in ran if j.meta.get("failed_hosts") == [broken]]
+    assert failed_once, "the broken slot took no job: nothing was tested"
+    handed_back = [j for j in failed_once if (j.number_of_retries or 0) > 1]
+    assert handed_back, "no job was handed back: nothing was tested"
+    for job in failed_once:
+        assert job.meta["executor_errors"] == 1
+        assert job.meta["attempt"] == 2
+        assert job.retries_left == 1
+    errors = engine.conn.get(f"{pause.SLOT_PREFIX}{broken}/1:errors")
+    assert int(errors) == len(failed_once)
+    assert pause.paused(engine.conn, f"{broken}/1") is None
+    print(f"{len(failed_once)} jobs failed on {broken}, {len(handed_back)} handed back after")

@@ -34,16 +34,20 @@ def test_a_huge_error_count_stays_at_the_cap() -> None:
     assert pause.pause_seconds(10**6, SETTINGS) == 600
 
 
-def test_the_jobs_retry_goes_at_once_first_then_waits_longer_each_time() -> None:
-    retry = pause.retry(SETTINGS)
-    assert isinstance(retry, Retry)
-    assert retry.max == 6
-    assert retry.intervals == [0, 30, 60, 120, 240, 480]
-    assert [Retry.get_interval(n, retry.intervals) for n in (0, 1, 5, 9)] == [0, 30, 480, 480]
+@pytest.mark.parametrize(
+    ("errors", "wait"), [(1, 0), (2, 30), (3, 60), (4, 120), (6, 480), (7, 600), (99, 600)]
+)
+def test_after_an_executor_error_the_job_goes_at_once_first_then_waits_longer(errors, wait) -> None:
+    retry = pause.retry_after_error(errors, handed=errors + 5, settings=SETTINGS)
+    assert Retry.get_interval(errors + 5, retry.intervals) == wait
 
 
-def test_a_single_executor_retry_is_immediate() -> None:
-    assert pause.retry(Settings(executor_retries=1)).intervals == [0]
+@pytest.mark.parametrize("handed", [0, 1, 40])
+def test_a_hand_back_goes_at_once_and_never_runs_out(handed) -> None:
+    """RQ fails a job whose Retry count reached max: a hand-back never lets it."""
+    retry = pause.hand_back(handed)
+    assert Retry.get_interval(handed, retry.intervals) == 0
+    assert retry.max > handed
 
 
 @pytest.mark.parametrize(
