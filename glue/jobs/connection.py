@@ -28,7 +28,7 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.connection import parse_url
 from redis.driver_info import DriverInfo
 from redis.retry import Retry
-from redis.sentinel import Sentinel, SentinelConnectionPool
+from redis.sentinel import Sentinel, SentinelConnectionPool, SentinelManagedConnection
 from rq import Queue
 from rq.serializers import JSONSerializer
 
@@ -159,6 +159,23 @@ def _options(retries: int) -> dict[str, Any]:
     }
 
 
+class FailoverConnection(SentinelManagedConnection):
+    """A Sentinel connection that asks the sentinels for the primary on every reconnect.
+
+    redis-py reconnects a dropped connection inside a command's retry loop through
+    connect_check_health(), which dials the address it had: after a failover a worker would
+    retry the dead primary for ever. Reconnecting through connect() asks the sentinels first.
+    """
+
+    def connect_check_health(
+        self, check_health: bool = True, retry_socket_connect: bool = True
+    ) -> None:
+        if retry_socket_connect and not self._sock:
+            self.connect()  # sentinel-aware; connect_to() dials without retrying
+        else:
+            super().connect_check_health(check_health, retry_socket_connect)
+
+
 def _client(where: Target, retries: int) -> redis.Redis:
     try:
         if not where.sentinels:
@@ -181,7 +198,7 @@ def _client(where: Target, retries: int) -> redis.Redis:
         **secret,
         **_options(retries),
     )
-    return sentinel.master_for(where.master)
+    return sentinel.master_for(where.master, connection_class=FailoverConnection)
 
 
 def _probe(where: Target) -> None:

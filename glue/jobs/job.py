@@ -73,15 +73,11 @@ class ScenarioFailed(Exception):
 
 
 def _start_attempt(job: Job) -> None:
-    """Note where this attempt runs, so status and a lost-job outcome can name the host.
-
-    Attempts are numbered per scenario across reruns (a rerun's job goes on from the
-    highest number its scenario used), so each has an upload prefix of its own."""
+    """Number this attempt and note where it runs, so status and a lost-job outcome can name
+    the host (glue.jobs.runstate.RunState.next_attempt)."""
     here = slot.current()
-    before = job.meta.get("attempt")
-    if before is None:
-        before = RunState(job.connection, job.meta["run_id"]).attempts_before(job.meta["scenario"])
-    job.meta.update(host=here.host, slot=here.number, worker=here.worker, attempt=before + 1)
+    attempt = RunState(job.connection, job.meta["run_id"]).next_attempt(job.meta["scenario"])
+    job.meta.update(host=here.host, slot=here.number, worker=here.worker, attempt=attempt)
     job.save_meta()
 
 
@@ -139,7 +135,7 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
 
 def _attempt(job: Job, spec: dict[str, Any]) -> dict[str, Any]:
     """Run the scenario in a fresh io-dir and upload what it left."""
-    io = IoDir.create(slot.workdir() / job.id)
+    io = IoDir.create(slot.workdir() / f"{job.id}-{job.meta['attempt']}")
     with cleanup_on_terminate(io.remove):
         try:
             outcome = _execute(job, spec, io)
@@ -192,7 +188,7 @@ def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
     about = {**spec, "job_id": job.id, "attempt": job.meta["attempt"]}
     (io.configs / "job.json").write_text(json.dumps(about, indent=2))
     executed = EXECUTORS[spec["executor"]](
-        exec_spec(spec, job.id, here.host, here.settings.venv_root), io
+        exec_spec(spec, job.id, here.host, here.settings.venv_root, job.meta["attempt"]), io
     )
     outcome = {
         **_outcome(job, executed.status, executed.error),
@@ -211,7 +207,11 @@ def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
 
 
 def exec_spec(
-    spec: dict[str, Any], job_id: str, host: str, venv_root: str | None = None
+    spec: dict[str, Any],
+    job_id: str,
+    host: str,
+    venv_root: str | None = None,
+    attempt: int = 1,
 ) -> ExecSpec:
     """What an executor runs for one scenario of a run spec. The one place a spec becomes an
     ExecSpec, so that `glue image test` runs a scenario exactly as a fleet job would."""
@@ -221,7 +221,7 @@ def exec_spec(
         command=shlex.split(spec["command"]),
         scenario_file=PurePosixPath(scenario).name,
         timeout=spec["timeout"],
-        name=f"glue-{job_id}",
+        name=f"glue-{job_id}-{attempt}",
         host=host,
         image=spec.get("image", ""),
         env={"SIMFLEET_RUN_ID": run_id, "SIMFLEET_SCENARIO": scenario},

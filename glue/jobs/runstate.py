@@ -64,7 +64,8 @@ LOCK_SECONDS = 60
 # Settings a resubmission of a run may change (define()).
 UNBOUND = ("retries", "keep_days")
 
-# KEYS: run, jobs, outcomes, reduced, notes, attempts, paused (only given its expiry)
+# KEYS: run, jobs, outcomes, reduced, notes, attempts, attempt numbers, paused (the last three
+#       only expire)
 # ARGV: scenario, job id, outcome JSON, status, now, notes kept, number of notes, notes...,
 #       then (kind, field, value) per update.
 # Returns 1 when recorded, 0 when the scenario already has an outcome, -1 when the job is not
@@ -157,6 +158,7 @@ class RunState:
         self.reduced_key = self.key + ":reduced"
         self.notes_key = self.key + ":notes"
         self.attempts_key = self.key + ":attempts"
+        self.numbers_key = self.key + ":attempt-numbers"
         self.paused_key = self.key + ":paused"
         self.lock_key = self.key + ":lock"
         self._fold_script = connection.register_script(FOLD_SCRIPT)
@@ -171,6 +173,7 @@ class RunState:
             self.reduced_key,
             self.notes_key,
             self.attempts_key,
+            self.numbers_key,
             self.paused_key,
         ]
 
@@ -367,9 +370,11 @@ class RunState:
         raw = self.r.hget(self.attempts_key, scenario)
         return [json.loads(line) for line in raw.decode().splitlines()] if raw else []
 
-    def attempts_before(self, scenario: str) -> int:
-        """The highest attempt number this scenario used before its current job series."""
-        return max((e.get("attempt") or 0 for e in self.history(scenario)), default=0)
+    def next_attempt(self, scenario: str) -> int:
+        """A number no other attempt of the scenario has, across retries and reruns, and also
+        when a failover left two copies of one job running at once: each attempt uploads under
+        its number and works in a folder and container named by it."""
+        return int(self.r.hincrby(self.numbers_key, scenario, 1))
 
     def reopen(self, statuses: set[str]) -> dict[str, str]:
         """Take back the outcomes of every scenario in one of `statuses`, so a submit queues

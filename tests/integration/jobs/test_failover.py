@@ -193,22 +193,24 @@ def test_wait_gives_up_on_an_unreachable_queue_with_exit_status_4(engine: Engine
     assert len(lines) == 2, proc.stderr
 
 
-@pytest.mark.parametrize("lost", [1, 3])
+@pytest.mark.parametrize(("lost", "how"), [(1, "gone"), (3, "gone"), (2, "orphaned")])
 def test_wait_queues_again_the_scenarios_a_failover_lost(
-    engine: Engine, tmp_path: Path, lost: int
+    engine: Engine, tmp_path: Path, lost: int, how: str
 ) -> None:
-    """What asynchronous replication loses: jobs gone from Redis, no outcome. No workers run,
-    so the requeued jobs must be in the queue afterwards."""
+    """What asynchronous replication loses: jobs gone from Redis, or jobs still `queued` that
+    a dequeue took off the list whose reply never reached its worker; no outcome. No workers
+    run, so the requeued jobs must be in the queue afterwards."""
     files = {f"s{n}.py": scenarios.script(BODY, n=n) for n in range(5)}
     source = scenarios.write(tmp_path / "scenarios", files)
-    run_id = engine.run_id(f"lost{lost}")
+    run_id = engine.run_id(f"lost{lost}{how}")
     code, _, err = engine.glue("run", str(source), "--run-id", run_id, "--executor", "process")
     assert code == 0, err
     queue_key = f"rq:queue:{engine.env['GLUE_QUEUE']}"
     ids = RunState(engine.conn, run_id).jobs()
     gone = [ids[f"s{n}.py"] for n in range(lost)]
     for jid in gone:
-        engine.conn.delete(Job.key_for(jid))
+        if how == "gone":
+            engine.conn.delete(Job.key_for(jid))
         engine.conn.lrem(queue_key, 0, jid)
 
     code, _, err = engine.glue("wait", run_id, "--timeout", "0.5")
@@ -219,3 +221,33 @@ def test_wait_queues_again_the_scenarios_a_failover_lost(
 
     code, _, err = engine.glue("wait", run_id, "--timeout", "0.5")
     assert code == 3 and "queued them again" not in err, err
+
+
+def test_a_job_queued_twice_runs_twice_at_once_and_is_folded_once(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A failover can leave a job both with a worker and in the queue (the replica never saw
+    the dequeue): two slots of one host then run it at the same time. Each copy must get its
+    own attempt number, folder and upload prefix, or one removes the other's files and the
+    scenario fails."""
+    body = "time.sleep(1.5)\nanswer({{'value': {n}}})\n"
+    source = scenarios.write(tmp_path / "scenarios", {"s0.py": scenarios.script(body, n=7)})
+    run_id = engine.run_id("twice")
+    args = ["run", str(source), "--run-id", run_id, "--executor", "process", "--retries", "0"]
+    code, _, err = engine.glue(*args, "--reduce", "sum:value")
+    assert code == 0, err
+    (job_id,) = RunState(engine.conn, run_id).jobs().values()
+    engine.conn.rpush(f"rq:queue:{engine.env['GLUE_QUEUE']}", job_id)
+    engine.start_workers("--slots", "2")
+
+    code, _, err = engine.glue("wait", run_id, "--timeout", "60")
+    assert code == 0, err
+    summary = RunState(engine.conn, run_id).summary()
+    assert summary["counts"] == {"succeeded": 1}
+    assert summary["reduced"] == {"sum:value": 7}
+    attempts = source.parent / "results" / run_id / "s0.py" / "attempts"
+    engine.wait("both copies to upload", lambda: len(list(attempts.glob("*/outcome.json"))) == 2)
+    copies = [read_json(p) for p in sorted(attempts.glob("*/outcome.json"))]
+    assert sorted(c["attempt"] for c in copies) == [1, 2]
+    assert {c["status"] for c in copies} == {"succeeded"}
+    assert {c["slot"] for c in copies} == {1, 2}, "the two copies did not run at once"

@@ -10,6 +10,7 @@ backoff between them (several seconds) rather than the minute a real host costs.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from pathlib import Path
 
@@ -38,3 +39,26 @@ def test_a_dead_first_sentinel_costs_no_retries(group: SentinelSet) -> None:
     assert conn.ping()
     took = time.monotonic() - started
     assert took < 0.5, f"finding the primary past a dead sentinel took {took:.1f} s"
+
+
+def test_a_command_in_flight_at_the_kill_reaches_the_promoted_primary(group: SentinelSet) -> None:
+    """A worker's blocking dequeue is in flight when the primary dies. redis-py reconnects such
+    a command inside its retry loop, and dialled the dead primary's address for ever (the
+    failover test hung on it now and then); it must ask the sentinels again."""
+    alive = [("127.0.0.1", int(s.rpartition(":")[2])) for s in group.sentinels]
+    conn = connection.connect(Target(group.url(), tuple(alive), MASTER), patient=True)
+    got: dict[str, object] = {}
+    dequeue = threading.Thread(
+        target=lambda: got.update(item=conn.blpop(["work"], timeout=60)), daemon=True
+    )
+    dequeue.start()
+    time.sleep(0.5)  # the BLPOP is on the wire
+    victim = group.kill_primary()
+    deadline = time.monotonic() + 60
+    while group.primary_port() in (None, victim.port):
+        assert time.monotonic() < deadline, "no replica was promoted"
+        time.sleep(0.2)
+    group.sentinel().master_for(MASTER).rpush("work", "job")
+    dequeue.join(timeout=30)
+    assert not dequeue.is_alive(), "the dequeue still dials the dead primary"
+    assert got["item"] == (b"work", b"job")

@@ -41,7 +41,7 @@ def test_any_other_run_source_or_scenario_gives_another_id(other) -> None:
 def test_ids_are_valid_rq_ids_and_container_names(scenario) -> None:
     jid = job_id("Run_1-x", SRC, scenario)
     assert JOB_ID_PATTERN.fullmatch(jid)
-    assert CONTAINER_NAME.match(f"glue-{jid}")
+    assert CONTAINER_NAME.match(f"glue-{jid}-12")
     assert jid.startswith("Run_1-x-")
 
 
