@@ -93,6 +93,13 @@ class Settings:
     job_uid: int = 65534
     job_users: str | None = None
     secrets_dir: str | None = None
+    # The name this worker's slots go by in job records, status and pauses (default: the
+    # machine's host name); and when a slot that cannot run jobs pauses (glue.jobs.pause).
+    host_name: str | None = None
+    pause_after: int = 3
+    pause_seconds: int = 30
+    pause_max_seconds: int = 600
+    executor_retries: int = 10
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
@@ -105,10 +112,19 @@ class Settings:
             "pids_limit",
             "max_pids_limit",
             "job_uid",
+            "pause_after",
+            "pause_seconds",
+            "pause_max_seconds",
+            "executor_retries",
             "gpus_per_slot",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.pause_max_seconds < self.pause_seconds:
+            raise ConfigError(
+                f"pause_max_seconds ({self.pause_max_seconds}) must not be below "
+                f"pause_seconds ({self.pause_seconds})"
+            )
         for name in ("retries", "gpus"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative, not {getattr(self, name)}")

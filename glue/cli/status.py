@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import asdict
 
 from glue import config
-from glue.jobs import connection, naming, status
+from glue.jobs import connection, naming, pause, status
 from glue.jobs.outage import Rider
 from glue.jobs.runstate import RunState
 
@@ -22,11 +23,15 @@ def status_command(args: argparse.Namespace) -> int:
     tally = ride(lambda: status.tally(conn, RunState(conn, run_id)))
     health = ride(lambda: status.queue_health(conn))
     run_queue = ride(lambda: status.run_queue(conn, RunState(conn, run_id)))
+    paused = ride(lambda: pause.all_paused(conn))
     if args.json:
-        print(json.dumps({**tally.as_dict(), "queue": health, "run_queue": run_queue}, indent=2))
+        pauses = [asdict(p) for p in paused]
+        out = {**tally.as_dict(), "queue": health, "run_queue": run_queue, "paused_slots": pauses}
+        print(json.dumps(out, indent=2))
     else:
         queues = [status.render_run_queue(run_queue), status.render_queue(health)]
-        print(status.render(tally) + "\n\n" + "\n".join(line for line in queues if line))
+        parts = [status.render(tally), status.render_paused(paused)]
+        print("\n\n".join(parts) + "\n\n" + "\n".join(line for line in queues if line))
     return 0
 
 
@@ -35,10 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "status",
         help="counts of a run's scenarios by state and by host",
         description="Print how many scenarios of a run are queued, running, waiting for a "
-        "retry, succeeded, failed, timed out, lost or stopped, overall and per host; then "
-        "the run's queue (named by the GPUs and labels its jobs need), the jobs waiting in it "
-        "and the live slots that take from it; then which Redis is the queue's primary and "
-        "whether its replicas are in sync.",
+        "retry, succeeded, failed, timed out, lost or stopped, overall and per host; the "
+        "fleet's slots paused for executor errors, with why and until when; then the run's "
+        "queue (named by the GPUs and labels its jobs need), the jobs waiting in it and the "
+        "live slots that take from it; then which Redis is the queue's primary and whether "
+        "its replicas are in sync.",
     )
     p.add_argument("run_id", metavar="RUN_ID", help="the run, as given to glue run --run-id")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

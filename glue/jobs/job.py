@@ -29,11 +29,13 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import redis
+from rq import Retry
 from rq.exceptions import AbandonedJobError
 from rq.job import Job, get_current_job
 
 from glue.errors import GlueError
-from glue.jobs import docker_executor, history, nofollow, process_executor, sandbox, slot
+from glue.jobs import docker_executor, history, nofollow, pause, process_executor, sandbox, slot
+from glue.jobs.connection import queue as rq_queue
 from glue.jobs.executor import (
     FAILED,
     LOG_NAME,
@@ -55,6 +57,11 @@ EXECUTORS: dict[str, Callable[[ExecSpec, IoDir], ExecResult]] = {
 }
 LOST, STOPPED, ERROR = "lost", "stopped", "error"
 SUMMARY_NAME = "summary.json"
+
+
+class ExecutorFailed(GlueError):
+    """The slot could not run the scenario and no other host can take it: its executor error
+    (the run's retries then apply, as to any failure)."""
 
 
 class ScenarioFailed(Exception):
@@ -114,23 +121,81 @@ def run_settings(job: Job) -> dict[str, Any]:
         ) from None
 
 
-def run_scenario(spec: dict[str, Any]) -> dict[str, Any]:
+def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
     """The RQ job function; `spec` is this job's own part of its run's spec, over the run's
-    settings (a job queued by an older glue carries them all: the same values)."""
+    settings (a job queued by an older glue carries them all: the same values).
+
+    A slot whose host failed the job before hands it straight back while a slot on another
+    host could take it; a slot that cannot run it hands it back after growing waits, a
+    bounded number of times (glue.jobs.pause). Either way RQ requeues the returned Retry
+    apart from the run's own retries."""
     job = get_current_job()
     assert job is not None, "run_scenario runs inside an RQ job"
+    here = slot.current()
+    if here.host in job.meta.get("failed_hosts", []) and _another_host_ready(job):
+        log.info("job %s: %s failed it before; left to another host", job.id, here.host)
+        pause.hold(job.connection, _slot_name(here))
+        return pause.hand_back(job.number_of_retries or 0)
     spec = {**run_settings(job), **spec}
     _start_attempt(job)
+    try:
+        outcome = _attempt(job, spec)
+    except Exception as exc:
+        reason = pause.executor_error(exc)
+        if reason is None:
+            raise
+        errors = _executor_failed(job, here, reason)
+        if errors <= here.settings.executor_retries and _another_host_ready(job):
+            RunState(job.connection, job.meta["run_id"]).note_attempt(
+                _outcome(job, ERROR, job.meta["executor_error"])
+            )
+            return pause.retry_after_error(errors, job.number_of_retries or 0, here.settings)
+        raise ExecutorFailed(job.meta["executor_error"]) from None
+    if outcome["status"] != SUCCEEDED:
+        raise ScenarioFailed(outcome)
+    return outcome
+
+
+def _attempt(job: Job, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the scenario in a fresh io-dir and upload what it left."""
     io = IoDir.create(slot.workdir() / f"{job.id}-{job.meta['attempt']}")
     with cleanup_on_terminate(io.remove):
         try:
             outcome = _execute(job, spec, io)
-            outcome = _upload(spec, outcome, io)
+            pause.note_answer(job.connection, _slot_name(slot.current()))
+            return _upload(spec, outcome, io)
         finally:
             io.remove()
-    if outcome["status"] != SUCCEEDED:
-        raise ScenarioFailed(outcome)
-    return outcome
+
+
+def _slot_name(here: slot.Slot) -> str:
+    return pause.slot_name(here.host, here.number)
+
+
+def _another_host_ready(job: Job) -> bool:
+    """A live, unpaused slot on a host that has not failed the job serves its queue."""
+    queue = rq_queue(job.connection, job.origin)
+    return pause.another_host_ready(job.connection, queue, job.meta.get("failed_hosts", []))
+
+
+def _executor_failed(job: Job, here: slot.Slot, reason: str) -> int:
+    """Note the failed host and the error on the job and on the slot (which may pause it);
+    how many executor errors the job has met."""
+    name = _slot_name(here)
+    failed = job.meta.get("failed_hosts", [])
+    errors = job.meta.get("executor_errors", 0) + 1
+    job.meta.update(
+        failed_hosts=failed if here.host in failed else [*failed, here.host],
+        executor_error=f"{name}: {reason}",
+        executor_errors=errors,
+    )
+    job.save_meta()
+    log.warning("job %s: %s cannot run it: %s", job.id, name, reason)
+    paused = pause.note_error(job.connection, name, reason, here.settings)
+    if paused:
+        log.warning("%s", paused.line())
+        RunState(job.connection, job.meta["run_id"]).note_pause(paused.slot, paused.line())
+    return errors
 
 
 def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:

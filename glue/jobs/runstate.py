@@ -9,6 +9,7 @@ Keys (all under glue:run:<run id>):
               and status ("|host|<host>|<status>") and the number of notes ("|notes")
   ":notes"    list: the first NOTES_KEPT notes about results a reducer could not use
   ":attempts" hash: scenario -> earlier attempts (one JSON line each: host, status, reason)
+  ":paused"   hash: slot -> the latest pause of that slot while it ran the run's jobs
   ":lock"     string: held while a python: reducer steps its state, or a rerun reopens
 
 fold() records one outcome and applies every reducer's updates in one Lua script: O(1) per
@@ -63,7 +64,8 @@ LOCK_SECONDS = 60
 # Settings a resubmission of a run may change (define()).
 UNBOUND = ("retries", "keep_days")
 
-# KEYS: run, jobs, outcomes, reduced, notes, attempts, attempt numbers (the last two only expire)
+# KEYS: run, jobs, outcomes, reduced, notes, attempts, attempt numbers, paused (the last three
+#       only expire)
 # ARGV: scenario, job id, outcome JSON, status, now, notes kept, number of notes, notes...,
 #       then (kind, field, value) per update.
 # Returns 1 when recorded, 0 when the scenario already has an outcome, -1 when the job is not
@@ -157,6 +159,7 @@ class RunState:
         self.notes_key = self.key + ":notes"
         self.attempts_key = self.key + ":attempts"
         self.numbers_key = self.key + ":attempt-numbers"
+        self.paused_key = self.key + ":paused"
         self.lock_key = self.key + ":lock"
         self._fold_script = connection.register_script(FOLD_SCRIPT)
 
@@ -171,6 +174,7 @@ class RunState:
             self.notes_key,
             self.attempts_key,
             self.numbers_key,
+            self.paused_key,
         ]
 
     def exists(self) -> bool:
@@ -277,6 +281,14 @@ class RunState:
                 )
                 time.sleep(pause)
                 pause = min(pause * 2, 10)
+
+    def note_pause(self, slot: str, line: str) -> None:
+        self.r.hset(self.paused_key, slot, line)
+
+    def pauses(self) -> list[str]:
+        """One line per slot that paused itself during the run (glue.jobs.pause)."""
+        raw = self.r.hgetall(self.paused_key)
+        return [raw[k].decode() for k in sorted(raw)]
 
     def _fold_once(self, outcome: dict[str, Any], result: Any, reduce: list[str]) -> bool:
         try:
@@ -483,6 +495,7 @@ class RunState:
             "failures": [o for o in ordered if o["status"] != SUCCEEDED],
             "dispatch": dispatch.summarize(ordered),
             "jobs": [{k: o.get(k) for k in JOB_FIELDS} for o in ordered],
+            "paused_slots": self.pauses(),
             "attempts": dict(sorted(self.attempts().items())),
         }
 

@@ -12,7 +12,8 @@ folded by an older glue has none, and is read whole).
 
 queue_health() says which Redis is the queue's primary and how far each replica is behind;
 run_queue() which RQ queue the run's jobs wait in (glue.jobs.routing) and how many live slots
-take from it, so a run nothing can take shows why it does not move.
+take from it, so a run nothing can take shows why it does not move; render_paused() lists
+the fleet's slots paused for executor errors (glue.jobs.pause).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from rq.serializers import JSONSerializer
 
 from glue.jobs import routing
 from glue.jobs.connection import primary_address, queue
+from glue.jobs.pause import Pause
 from glue.jobs.runstate import RunState
 
 RQ_NAMES = {JobStatus.STARTED: "running"}
@@ -162,3 +164,10 @@ def render(t: Tally) -> str:
             cells = [f"{counts.get(s, 0):>9}" for s in states]
             lines.append("  " + "  ".join([f"{host:<{hw}}", *cells]))
     return "\n".join(lines)
+
+
+def render_paused(pauses: list[Pause]) -> str:
+    """One line per paused slot of the fleet: `node3/2 paused: <reason> (until <time>)`."""
+    if not pauses:
+        return "paused slots: none"
+    return "\n".join(["paused slots:", *(f"  {p.line()}" for p in pauses)])

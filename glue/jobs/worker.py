@@ -19,7 +19,12 @@ fails) entries whose heartbeat stopped. GlueWorker tunes that and closes the gap
 - a horse that dies some other way still leaves an outcome once the job has no retries left;
 - maintenance also removes job containers on this host whose owner process is gone;
 - a worker whose registration Redis lost (flushed, or restarted without its data) registers
-  again at its next heartbeat, with its running job's bookkeeping (glue.jobs.registration).
+  again at its next heartbeat, with its running job's bookkeeping (glue.jobs.registration);
+- a slot paused for executor errors (glue.jobs.pause) takes no job until its pause ends, and
+  keeps its heartbeats and maintenance meanwhile;
+- RQ's scheduler runs (in one worker of the fleet at a time), so the growing intervals of
+  the retries those errors ask for are honoured; it connects the way glue does, which RQ's
+  own reconnection cannot with sentinels.
 """
 
 from __future__ import annotations
@@ -32,17 +37,29 @@ import signal
 import socket
 import sys
 import threading
+import time
 import uuid
 
 import docker.errors
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
 from rq.queue import Queue
+from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
-from rq.worker import Worker
+from rq.worker import Worker, WorkerStatus
 from rq.worker_pool import WorkerData, WorkerPool
 
 from glue.config import Settings
-from glue.jobs import connection, docker_executor, executor, locations, registration, routing, slot
+from glue.jobs import (
+    connection,
+    docker_executor,
+    executor,
+    locations,
+    pause,
+    registration,
+    routing,
+    slot,
+)
 from glue.jobs.job import ScenarioFailed, on_horse_died
 from glue.jobs.submit import KEEP_SECONDS
 
@@ -68,6 +85,29 @@ def reap_containers(host: str) -> None:
         return  # no Docker engine on this host: it runs no containers to clean up
     if removed:
         log.warning("removed %d job container(s) whose owner process was gone", removed)
+
+
+def host_name(settings: Settings) -> str:
+    return settings.host_name or socket.gethostname()
+
+
+class GlueScheduler(RQScheduler):
+    """RQ's scheduler, on a connection made by glue (sentinels included), and stopping with
+    the worker that started it."""
+
+    def __init__(self, *args, settings: Settings, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = settings
+
+    @property
+    def connection(self):
+        if self._connection is None:
+            self._connection = connection.for_settings(self.settings, patient=True)
+        return self._connection
+
+    def work(self) -> None:
+        die_with_parent()
+        super().work()
 
 
 class GlueWorker(Worker):
@@ -107,6 +147,65 @@ class GlueWorker(Worker):
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
         reap_containers(slot.current().host)
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's own start of the scheduler, with GlueScheduler in place of RQScheduler."""
+        self.scheduler = GlueScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level or self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+            settings=slot.current().settings,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if not burst:
+            self.scheduler.start()
+            return
+        try:
+            self.scheduler.register_birth()
+            self.scheduler.enqueue_scheduled_jobs()
+        finally:
+            self.scheduler.release_locks()
+            self.scheduler.register_death()
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        self._wait_while_paused()
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def _wait_while_paused(self) -> None:
+        """Take no job while this slot's pause lasts (stay alive and registered meanwhile), nor
+        for the moment it holds after handing a job back."""
+        here = slot.current()
+        name = pause.slot_name(here.host, here.number)
+        said = False
+        while not self._stop_requested:
+            paused = pause.paused(self.connection, name)
+            if paused is None:
+                break
+            if not said:
+                self.log.warning("Worker %s: %s", self.name, paused.line())
+                self.procline(paused.line())
+                # Not busy: a stop signal now ends the worker at once, as when it is idle.
+                self.set_state(WorkerStatus.SUSPENDED)
+                said = True
+            self.heartbeat()
+            if self.should_run_maintenance_tasks:
+                self.run_maintenance_tasks()
+            time.sleep(min(self.dequeue_timeout, 1))
+        if said:
+            self.log.info("Worker %s: %s takes jobs again", self.name, name)
+        while not self._stop_requested and pause.held(self.connection, name):
+            time.sleep(0.2)
 
     def setup_work_horse_signals(self) -> None:
         super().setup_work_horse_signals()
@@ -185,7 +284,7 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with_parent()  # a pool killed outright takes its workers along (they requeue jobs)
-    here = slot.Slot(socket.gethostname(), number, name, settings)
+    here = slot.Slot(host_name(settings), number, name, settings)
     slot.set_current(here)
     slot.workdir()  # made once here, not once per forked work horse
     if settings.s3_endpoint_url:
@@ -204,7 +303,7 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
         default_result_ttl=KEEP_SECONDS,
     )
     worker.offer = offer
-    worker.work(burst=burst, logging_level=level, with_scheduler=False)
+    worker.work(burst=burst, logging_level=level, with_scheduler=True)
 
 
 class SlotPool(WorkerPool):
@@ -222,7 +321,7 @@ class SlotPool(WorkerPool):
             serializer=JSONSerializer,
         )
         self.settings = settings
-        self.host = socket.gethostname()
+        self.host = host_name(settings)
         self._slots: dict[str, int] = {}
 
     def start_worker(self, count=None, burst=True, _sleep=0, logging_level="INFO") -> None:
@@ -244,5 +343,5 @@ class SlotPool(WorkerPool):
 
 def run_pool(settings: Settings, burst: bool, logging_level: str) -> None:
     conn = connection.for_settings(settings, patient=True)
-    reap_containers(socket.gethostname())
+    reap_containers(host_name(settings))
     SlotPool(settings, conn).start(burst=burst, logging_level=logging_level)

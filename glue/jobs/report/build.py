@@ -283,6 +283,7 @@ def page_view(summary: dict[str, Any], rows: list[JobRow], svg: str) -> dict[str
         "reduced": [(spec, pretty_json(v)) for spec, v in (summary.get("reduced") or {}).items()],
         "reduce_notes": notes[:SHOWN_NOTES],
         "notes_total": len(notes),
+        "paused_slots": summary.get("paused_slots") or [],
         "slowest": timed[:SLOWEST],
         "failures": failures[:SHOWN_FAILURES],
         "failures_total": len(failures),

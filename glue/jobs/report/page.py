@@ -153,6 +153,10 @@ the run so far.{% else %}No scenarios in this run yet.{% endif %}</div>
 background: {{ colors[status] }}" title="{{ status }}: {{ n }}"></div>{% endfor %}
 </div>
 {% endif %}
+{% if paused_slots %}
+<h3>Paused slots ({{ paused_slots | length }})</h3>
+<ul>{% for line in paused_slots %}<li class="mono">{{ line }}</li>{% endfor %}</ul>
+{% endif %}
 </section>
 
 <section>
