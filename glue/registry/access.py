@@ -112,5 +112,6 @@ def resolve(
         ca=Path(ca_path) if ca_path else None,
         username=user,
         password=password,
-        pull_address=data.get("pull_address"),
+        # The file's pull name belongs to the file's registry, not to one a flag names.
+        pull_address=data.get("pull_address") if address == data.get("address") else None,
     )

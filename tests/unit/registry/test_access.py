@@ -57,6 +57,8 @@ def test_flags_and_environment_win(tmp_path: Path, monkeypatch) -> None:
     access = resolve(address="127.0.0.1:5000")
     assert access.address == "127.0.0.1:5000"
     assert (access.username, access.password) == ("pusher", "other")
+    # The file's pull name is its own registry's: another registry is pulled by its address.
+    assert access.pull_name == "127.0.0.1:5000"
 
 
 def test_no_registry_is_one_clear_error() -> None:
