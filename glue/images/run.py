@@ -59,6 +59,7 @@ def run_scenario(
         raise GlueError(f"no image {image!r} on this host (pull or build it first)") from None
     if io_root.is_dir() and any(io_root.iterdir()):
         raise GlueError(f"{io_root} is not empty: give a new or empty folder for the trial")
+    io_root.parent.mkdir(parents=True, exist_ok=True)  # the default's folder, on a new machine
     io = IoDir.create(io_root)
     shutil.copyfile(scenario, io.inputs / scenario.name)
     for config in configs:
