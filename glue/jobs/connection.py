@@ -154,7 +154,7 @@ def _options(retries: int) -> dict[str, Any]:
         "socket_keepalive_options": KEEPALIVE,
         "health_check_interval": 30,
         # Given, redis-py skips reading its version from package metadata on every new
-        # connection: 3-4 ms each, and every forked work horse opens new connections.
+        # connection: 3-4 ms each.
         "driver_info": DriverInfo(lib_version=redis.__version__),
     }
 

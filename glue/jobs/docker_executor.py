@@ -7,10 +7,9 @@ with tmpfs /tmp and HOME, an init process, private IPC, swap equal to the memory
 the jobs network (or none). Nothing else of the host is mounted but the run's secrets,
 read-only. Its output is fetched with timestamps into the worker's own log file, and start,
 end, exit code and OOM-kill come from `docker inspect`. The
-container is removed on every path out: normal end, timeout, an exception, and - through
-cleanup_on_terminate - the work horse being told to terminate. Containers carry labels naming
-their host and the process that owns them, so reap_orphans() can remove the few a SIGKILL of
-that whole process tree still leaves.
+container is removed on every path out: normal end, timeout, an exception, and a stop of the
+job (executor.Interrupted). Containers carry labels naming their host and the slot process that
+owns them, so reap_orphans() can remove the few a SIGKILL of that slot still leaves.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from glue.jobs.executor import (
     ExecSpec,
     ExecutorError,
     IoDir,
-    cleanup_on_terminate,
+    interruptible,
     iso_utc,
 )
 
@@ -52,16 +51,15 @@ CONFLICT = 409
 _DOCKER_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$")
 
 
-_api_version: str | None = None
+_client: docker.DockerClient | None = None
 
 
 def client() -> docker.DockerClient:
-    """A Docker client; the API version is asked once per process tree, not once per job
-    (work horses are forked from a worker that has asked already)."""
-    global _api_version
-    made = docker.from_env(version=_api_version)
-    _api_version = made.api.api_version
-    return made
+    """This process's Docker client: a slot makes it once and keeps it from job to job."""
+    global _client
+    if _client is None:
+        _client = docker.from_env()
+    return _client
 
 
 def process_start(pid: int) -> str | None:
@@ -92,6 +90,9 @@ def docker_time(text: str | None) -> str | None:
 
 
 def _pull(client: docker.DockerClient, image: str) -> None:
+    # The client read the registry logins when it was made; a slot keeps its client for
+    # days, and a login given or taken away since must count.
+    client.api.reload_config()
     try:
         client.images.pull(image)
     except docker.errors.APIError as exc:
@@ -214,9 +215,10 @@ def _create(client: docker.DockerClient, spec: ExecSpec, io: IoDir) -> Container
 def run(spec: ExecSpec, io: IoDir) -> ExecResult:
     docker_client = client()
     _check_gpu_runtime(docker_client, spec.gpus)
-    container = _create(docker_client, spec, io)
-    with cleanup_on_terminate(lambda: _remove(client(), container.id)):
-        try:
+    container = None
+    try:
+        with interruptible():
+            container = _create(docker_client, spec, io)
             started = iso_utc()
             container.start()
             timed_out = False
@@ -229,13 +231,17 @@ def run(spec: ExecSpec, io: IoDir) -> ExecResult:
                 container.kill()
                 container.wait(timeout=60)
                 timed_out = True
-            with io.open_log() as log:
-                for chunk in container.logs(stdout=True, stderr=True, timestamps=True, stream=True):
-                    log.write(chunk)
-            container.reload()
-            state = container.attrs["State"]
-        finally:
+        with io.open_log() as log:
+            for chunk in container.logs(stdout=True, stderr=True, timestamps=True, stream=True):
+                log.write(chunk)
+        container.reload()
+        state = container.attrs["State"]
+    finally:
+        # Also when a stop interrupted create: the engine may have made it all the same.
+        if container is not None:
             container.remove(force=True)
+        else:
+            _remove(docker_client, spec.name)
     exit_code = state.get("ExitCode")
     oom = bool(state.get("OOMKilled"))
     start = docker_time(state.get("StartedAt")) or started

@@ -1,5 +1,5 @@
 """What both executors share: the io-dir, the command template, the outcome of one execution,
-and the cleanups a dying work horse must still run.
+and how a stop interrupts a running job.
 
 The io-dir is the whole contract with a scenario: its file in inputs/, the job's settings in
 configs/job.json, its answer in results/result.json, anything else it wants kept in results/
@@ -9,13 +9,12 @@ written by the worker into a file outside the io-dir, uploaded as logs/output.lo
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shlex
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -239,23 +238,56 @@ class ExecResult:
     error: str | None = None
 
 
-# Cleanups (kill + remove a container, kill a process group) that the work horse runs when it
-# is told to terminate; see glue.jobs.worker for who sends that signal and when.
-_cleanups: list[Callable[[], None]] = []
+class Interrupted(BaseException):
+    """The slot was told to stop the running job (the worker is stopping, or RQ's stop-job
+    command). A BaseException, so that no `except Exception` of a scenario's path swallows
+    it: it passes up through the executors' `finally` blocks, which remove the container or
+    kill the slot account's processes, to the worker."""
+
+
+# The slot runs its jobs in its own main thread (glue.jobs.worker). A stop arrives as a signal
+# in that thread: while the slot waits for the scenario it is raised there at once; anywhere
+# else (fetch, upload, Redis bookkeeping) it is kept and raised when the wait starts, so a
+# stop never lands in the middle of the job's bookkeeping.
+_pending: str | None = None
+_raised: str | None = None
+_waiting = False
+
+
+def interrupt(reason: str) -> None:
+    """Stop the running job for `reason`; called from a signal handler in the main thread."""
+    global _pending
+    _pending = reason
+    if _waiting:
+        _raise()
+
+
+def _raise() -> None:
+    global _pending, _raised, _waiting
+    reason, _pending, _waiting = _pending or "", None, False
+    _raised = reason
+    raise Interrupted(reason)
 
 
 @contextmanager
-def cleanup_on_terminate(fn: Callable[[], None]) -> Iterator[None]:
-    _cleanups.append(fn)
+def interruptible() -> Iterator[None]:
+    """Where a stop may interrupt the job: while the slot waits for its scenario."""
+    global _waiting
+    if _pending is not None:
+        _raise()
+    _waiting = True
     try:
         yield
     finally:
-        _cleanups.remove(fn)
+        _waiting = False
 
 
-def run_cleanups() -> None:
-    """Newest first: the container goes before the io-dir it has mounted."""
-    for fn in reversed(_cleanups):
-        # The horse is exiting: try every cleanup regardless of the others.
-        with contextlib.suppress(Exception):
-            fn()
+def dropped() -> str | None:
+    """Why the current job was interrupted, if it was."""
+    return _raised
+
+
+def clear_interrupt() -> None:
+    """A new job starts with no stop pending: a late one was for the job before."""
+    global _pending, _raised
+    _pending = _raised = None

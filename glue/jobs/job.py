@@ -43,7 +43,6 @@ from glue.jobs.executor import (
     ExecResult,
     ExecSpec,
     IoDir,
-    cleanup_on_terminate,
     iso_utc,
 )
 from glue.jobs.locations import open_location
@@ -105,20 +104,24 @@ class RunGone(GlueError):
 
 
 def run_settings(job: Job) -> dict[str, Any]:
-    """The settings of the job's run, read from its run state (one small HGET).
+    """The settings of the job's run, read from its run state (one small HGET) once per job.
 
     A job carries only its own part of the spec (run id, scenario, content id, expected
     duration): the rest, the same for every job of the run, is stored once per run rather than
-    once per queued job. The work horse is forked per job, so there is nothing to cache across
-    jobs; a job reads them as it starts and again as its outcome is folded."""
+    once per queued job. Kept on the job object: its start and its fold read them."""
+    cached = getattr(job, "_glue_run_settings", None)
+    if cached is not None:
+        return cached
     run_id = job.meta["run_id"]
     try:
-        return RunState(job.connection, run_id).spec()
+        settings = RunState(job.connection, run_id).spec()
     except GlueError:
         raise RunGone(
             f"run {run_id!r} is no longer in Redis (deleted, or expired after it completed): "
             "its jobs have no settings to run with"
         ) from None
+    job._glue_run_settings = settings  # type: ignore[attr-defined]
+    return settings
 
 
 def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
@@ -159,13 +162,12 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
 def _attempt(job: Job, spec: dict[str, Any]) -> dict[str, Any]:
     """Run the scenario in a fresh io-dir and upload what it left."""
     io = IoDir.create(slot.workdir() / f"{job.id}-{job.meta['attempt']}")
-    with cleanup_on_terminate(io.remove):
-        try:
-            outcome = _execute(job, spec, io)
-            pause.note_answer(job.connection, _slot_name(slot.current()))
-            return _upload(spec, outcome, io)
-        finally:
-            io.remove()
+    try:
+        outcome = _execute(job, spec, io)
+        pause.note_answer(job.connection, _slot_name(slot.current()))
+        return _upload(spec, outcome, io)
+    finally:
+        io.remove()
 
 
 def _slot_name(here: slot.Slot) -> str:
@@ -332,7 +334,9 @@ def on_success(job: Job, connection: redis.Redis, result: dict[str, Any]) -> Non
 
 
 def on_failure(job: Job, connection: redis.Redis, exc_type, exc_value, traceback) -> None:
-    # Outside the horse (a lost job) this job object may predate the attempt's notes.
+    if not isinstance(exc_value, Exception):
+        return  # interrupted (executor.Interrupted): its slot requeues it, or calls on_stopped
+    # Outside its slot (a lost job) this job object may predate the attempt's notes.
     job.get_meta(refresh=True)
     if isinstance(exc_value, ScenarioFailed):
         outcome = exc_value.outcome
@@ -351,15 +355,5 @@ def on_failure(job: Job, connection: redis.Redis, exc_type, exc_value, traceback
 
 
 def on_stopped(job: Job, connection: redis.Redis) -> None:
-    job.get_meta(refresh=True)  # run in the worker, whose copy predates the horse's notes
+    job.get_meta(refresh=True)  # perhaps run by another process, whose copy predates the notes
     fold(job, connection, _outcome(job, STOPPED, "stopped on request"))
-
-
-def on_horse_died(job: Job, connection: redis.Redis, wait_status: int | None) -> None:
-    """The worker saw its work horse die unexpectedly (RQ calls no callback then)."""
-    job.get_meta(refresh=True)
-    outcome = _outcome(job, ERROR, f"work horse died (wait status {wait_status})")
-    if job.should_retry:
-        RunState(connection, job.meta["run_id"]).note_attempt(outcome)
-    else:
-        fold(job, connection, outcome)

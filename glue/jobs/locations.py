@@ -173,8 +173,8 @@ def shared_client(endpoint_url: str | None):
     """This process's client for `endpoint_url` and the AWS settings now in the environment.
 
     Making a client costs 70-120 ms of CPU (botocore loads and parses the S3 model), more than
-    a small job spends fetching its scenario and uploading its results; a worker makes one
-    before it forks its work horses (warm_client), so each job starts with it made."""
+    a small job spends fetching its scenario and uploading its results; a slot makes one as
+    it starts and keeps it, so each job starts with it made."""
     aws_env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
     return _client_for(endpoint_url, aws_env)
 

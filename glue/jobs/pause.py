@@ -132,6 +132,8 @@ def _key(slot: str, what: str) -> str:
 
 def note_error(conn: redis.Redis, slot: str, reason: str, settings: Settings) -> Pause | None:
     """Count an executor error of `slot`; pause it when that makes pause_after in a row."""
+    global _errors_counted
+    _errors_counted = True
     counter = _key(slot, "errors")
     with conn.pipeline() as pipe:
         pipe.incr(counter)
@@ -155,13 +157,23 @@ def hold(conn: redis.Redis, slot: str) -> None:
     conn.set(_key(slot, "held"), 1, px=int(HOLD_SECONDS * 1000))
 
 
-def held(conn: redis.Redis, slot: str) -> bool:
-    return bool(conn.exists(_key(slot, "held")))
+def standing(conn: redis.Redis, slot: str) -> tuple[Pause | None, bool]:
+    """The slot's pause, if any, and whether it holds: one round trip before each job."""
+    raw, hold_mark = conn.mget([_key(slot, "paused"), _key(slot, "held")])
+    return (Pause(**json.loads(raw)) if raw else None), hold_mark is not None
+
+
+# Whether this slot's process may have counted an error that an answer must clear: true at
+# its start (an earlier process of the slot may have), so most answers cost no round trip.
+_errors_counted = True
 
 
 def note_answer(conn: redis.Redis, slot: str) -> None:
     """The slot ran a job to an answer: its executor works, the count starts again."""
-    conn.delete(_key(slot, "errors"))
+    global _errors_counted
+    if _errors_counted:
+        conn.delete(_key(slot, "errors"))
+        _errors_counted = False
 
 
 def paused(conn: redis.Redis, slot: str) -> Pause | None:

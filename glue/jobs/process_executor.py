@@ -6,8 +6,8 @@ by the worker role: not in the docker group, no access to /etc/simfleet or the w
 home), the way HTCondor's dedicated slot users work. A worker running as root switches to it
 directly; otherwise through the narrow sudo rule the worker role writes. The job gets only an
 allowlisted environment. Because the account runs nothing but this slot's job, every process
-it owns is the job's: at the end of the job, at its timeout and when the work horse is told to
-terminate, all of them are killed - setsid and double-forked children included - and only
+it owns is the job's: at the end of the job, at its timeout and when the job is stopped, all
+of them are killed - setsid and double-forked children included - and only
 then is the output pump waited for, so a child holding the pipe cannot hang the job.
 A venv (or a conda env: both keep their programs in bin/) is used by putting its bin/ first on
 PATH, which is all that activating one does for a non-interactive command.
@@ -37,7 +37,7 @@ from glue.jobs.executor import (
     ExecSpec,
     ExecutorError,
     IoDir,
-    cleanup_on_terminate,
+    interruptible,
     iso_utc,
 )
 
@@ -147,10 +147,10 @@ def _kill_as(account: Account, pids: list[int]) -> None:
     subprocess.run(argv, **options, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
 
 
-def kill_account(account: Account) -> None:
+def kill_account(account: Account, proc: subprocess.Popen | None = None) -> None:
     """Kill every process of the account, again while any is left (one forking meanwhile),
     then give init a moment to reap them: zombies still count against the next job's
-    process limit."""
+    process limit. The job's own child (`proc`) is this slot's to reap."""
     deadline = time.monotonic() + KILL_SECONDS
     while time.monotonic() < deadline:
         live, zombies = _job_processes(account.uid)
@@ -158,6 +158,8 @@ def kill_account(account: Account) -> None:
             _kill_as(account, live)
         elif not zombies:
             return
+        if proc is not None:
+            proc.poll()
         time.sleep(0.05)
 
 
@@ -201,19 +203,21 @@ def _limit_processes(limit: int):
     return lambda: resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
 
 
+def kill_leftovers() -> None:
+    """Kill what this slot's account still runs as the slot starts: the processes of a job
+    whose slot was killed outright. They would share the next job's account and count against
+    its process limit."""
+    if slot.current().settings.job_users:
+        with contextlib.suppress(ExecutorError):
+            kill_account(slot_account())
+
+
 def run(spec: ExecSpec, io: IoDir) -> ExecResult:
     here = slot.current()
     gpus = spec.gpu_ids(here.gpus, f"{here.host}/{here.number}")
     account = slot_account()
-    # Whatever an earlier job of this slot left (its horse killed outright) goes first: it
-    # would share this job's group and count against its process limit.
-    kill_account(account)
     secrets = sandbox.install_secrets(
-        spec.profile,
-        slot.current().settings.secrets_dir,
-        io.root / "secrets",
-        account.uid,
-        account.gid,
+        spec.profile, here.settings.secrets_dir, io.root / "secrets", account.uid, account.gid
     )
     home = io.root / "home"
     home.mkdir(mode=0o700)
@@ -221,43 +225,43 @@ def run(spec: ExecSpec, io: IoDir) -> ExecResult:
     env = _environment(spec, io, home, secrets, gpus)
     argv, options = _as_account(account, spec.argv(str(io.root)), env)
     started = iso_utc()
-    with cleanup_on_terminate(lambda: kill_account(account)):
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=io.root,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_limit_processes(spec.profile.pids_limit),
-                **options,
-            )
-        except OSError as exc:
-            message = f"cannot start {argv[0]}: {exc.strerror}"
-            with io.open_log() as log:
-                log.write(f"{started} {message}\n".encode())
-            return ExecResult(FAILED, 127, started, iso_utc(), error=message)
-        return _wait(spec, io, account, proc, started)
-
-
-def _wait(
-    spec: ExecSpec, io: IoDir, account: Account, proc: subprocess.Popen, started: str
-) -> ExecResult:
-    pump = threading.Thread(target=_copy_with_timestamps, args=(proc.stdout, io))
-    pump.start()
+    proc = pump = None
     timed_out = False
     try:
-        code = proc.wait(timeout=spec.timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        kill_account(account)
-        code = proc.wait()
+        with interruptible():
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    cwd=io.root,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    preexec_fn=_limit_processes(spec.profile.pids_limit),
+                    **options,
+                )
+            except OSError as exc:
+                message = f"cannot start {argv[0]}: {exc.strerror}"
+                with io.open_log() as log:
+                    log.write(f"{started} {message}\n".encode())
+                return ExecResult(FAILED, 127, started, iso_utc(), error=message)
+            pump = threading.Thread(target=_copy_with_timestamps, args=(proc.stdout, io))
+            pump.start()
+            try:
+                code = proc.wait(timeout=spec.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
     finally:
-        kill_account(account)
-        _release(io, account)
-        pump.join()
-        proc.stdout.close()
+        # Every path out, a stop of the job included: nothing of the account outlives it, and
+        # only then is the pump waited for (a child holding the pipe cannot hang the job).
+        if proc is not None:
+            kill_account(account, proc)
+            _release(io, account)
+            if pump is not None:
+                pump.join()
+            proc.stdout.close()
+    if timed_out:
+        code = proc.wait()
     ended = iso_utc()
     # Report a signal the way a shell and Docker do: 128 + its number.
     exit_code = 128 - code if code < 0 else code

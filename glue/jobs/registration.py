@@ -10,8 +10,8 @@ died now would lose it for good.
 So at every heartbeat the worker checks, in one round trip, that its hash still has its birth
 and that the worker sets still hold it (a restart without data empties both, as FLUSHALL
 does). When not, it registers again and re-creates what RQ wrote when its running job
-started - the job hash, the execution record, the started registry's entry - unless the work
-horse has meanwhile written the job's end itself. The horse then records the outcome once, as
+started - the job hash, the execution record, the started registry's entry - unless the job
+has meanwhile ended and written its end itself. The slot then records the outcome once, as
 it would have without the loss.
 """
 
@@ -46,7 +46,7 @@ def register_again(worker: Worker) -> None:
         try:
             if executions:
                 pipe.watch(*(execution.job.key for execution in executions))
-            # A job hash that exists again was written by its horse at the job's end.
+            # A job hash that exists again was written by its slot at the job's end.
             running = [e for e in executions if not pipe.exists(e.job.key)]
             pipe.multi()
             pipe.hset(worker.key, mapping={**worker.serialize(), "state": worker.get_state()})
@@ -65,7 +65,7 @@ def register_again(worker: Worker) -> None:
                 pipe.expire(worker.executions_key, ttl + 60)
             pipe.execute()
         except WatchError:
-            return  # a horse wrote its job's end meanwhile: the next heartbeat looks again
+            return  # the job's end was written meanwhile: the next heartbeat looks again
     log.warning(
         "worker %s: Redis had lost its registration (data lost or flushed): registered again%s",
         worker.name,

@@ -1,8 +1,7 @@
 """Which job slot this process is: the host, slot number and worker name, and its settings.
 
-`glue worker` sets it in each worker process before the first job; the work horses RQ forks
-inherit it. Code run by a plain `rq worker` gets the host name, slot 0 and the settings from
-glue.yml and the environment.
+`glue worker` sets it in each slot's process before the first job. Code run by a plain
+`rq worker` gets the host name, slot 0 and the settings from glue.yml and the environment.
 """
 
 from __future__ import annotations
@@ -62,8 +61,7 @@ def workdir() -> Path:
     fresh folder of this process's own (not a predictable name in the shared /tmp).
 
     It belongs to the worker with mode 0711: a job's account may pass through to its own
-    io-dir, nobody else may list it. `glue worker` asks before its first fork, so the work
-    horses share one folder."""
+    io-dir, nobody else may list it. A slot asks as it starts and keeps it."""
     global _workdir
     if _workdir is None:
         configured = current().settings.workdir

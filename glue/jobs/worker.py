@@ -4,20 +4,22 @@ RQ already brings back the job of a worker that died: a running job's entry in t
 registry lives only as long as its heartbeat, and a worker's maintenance pass retries (or
 fails) entries whose heartbeat stopped. GlueWorker tunes that and closes the gaps around it:
 
-- heartbeats every `heartbeat` seconds, and a job counts as abandoned after three missed
-  ones (RQ would wait the interval plus 60 s);
+- a slot runs its jobs in its own process, as RQ's SimpleWorker does, not in a work horse
+  forked per job: the scenario already runs apart, in its container or as the slot's own
+  account, and its timeout and cleanup are the executor's. The slot keeps its Redis, S3 and
+  Docker clients from job to job;
+- a thread of the slot beats for the running job every `heartbeat` seconds, and a job counts
+  as abandoned after three missed beats (RQ would wait the interval plus 60 s);
 - maintenance every `maintenance_interval` seconds, also on idle workers, whose blocking
   dequeue RQ otherwise lets run for minutes. With the defaults (10 s, 30 s) a dead host's job
   is back in the queue within about a minute;
-- the work horse gets SIGTERM when its worker dies (Linux parent-death signal), and on
-  SIGTERM it runs the executor's cleanups - kill and remove the container, kill the process
-  group - before exiting;
-- stopping a job, or the worker, sends the horse SIGTERM first and SIGKILL only if it is
-  still there STOP_GRACE seconds later, so that cleanup gets to run;
-- a worker told to stop (SIGTERM / SIGINT) stops its running job at once and puts it back at
-  the front of the queue without spending one of its retries, instead of letting it run on;
-- a horse that dies some other way still leaves an outcome once the job has no retries left;
-- maintenance also removes job containers on this host whose owner process is gone;
+- a slot told to stop (SIGTERM / SIGINT) interrupts its running job at once (the executor
+  removes the container or kills the slot account's processes) and puts it back at the front
+  of the queue without spending one of its retries, instead of letting it run on; RQ's
+  stop-job command interrupts it the same way and the job ends `stopped`;
+- a slot that starts kills what its account still runs and removes job containers whose
+  owner process is gone: what a slot killed outright leaves (its job comes back through the
+  lost-job path); maintenance removes such containers too;
 - a worker whose registration Redis lost (flushed, or restarted without its data) registers
   again at its next heartbeat, with its running job's bookkeeping (glue.jobs.registration);
 - a slot paused for executor errors (glue.jobs.pause) takes no job until its pause ends, and
@@ -41,6 +43,7 @@ import time
 import uuid
 
 import docker.errors
+from rq.callbacks import execute_stopped_callback
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.job import Job
 from rq.queue import Queue
@@ -56,18 +59,22 @@ from glue.jobs import (
     executor,
     locations,
     pause,
+    process_executor,
     registration,
     routing,
     slot,
 )
-from glue.jobs.job import ScenarioFailed, on_horse_died
+from glue.jobs.job import ScenarioFailed
 from glue.jobs.submit import KEEP_SECONDS
 
 log = logging.getLogger("glue.worker")
 
-STOP_GRACE = 10
 MISSED_HEARTBEATS = 3
-TERMINATED_EXIT = 128 + signal.SIGTERM
+# The worker's own beat needs no more than one a second (its key lives worker_ttl + 60 s).
+BEAT_GAP = 1.0
+# RQ's stop-job command arrives in the pubsub thread; this signal takes it to the main thread,
+# which runs the job.
+STOP_JOB_SIGNAL = signal.SIGUSR1
 PR_SET_PDEATHSIG = 1
 _fork = multiprocessing.get_context("fork")
 
@@ -110,13 +117,55 @@ class GlueScheduler(RQScheduler):
         super().work()
 
 
+class _Beats:
+    """The running job's heartbeats, from a thread that lives as long as the slot.
+
+    A beat is sent holding the lock, and stop() takes the lock: once stop() returns no beat is
+    in flight, so none lands after the job's end (it would put the job back in the started
+    registry)."""
+
+    def __init__(self, worker: GlueWorker) -> None:
+        self._worker = worker
+        self._lock = threading.Condition()
+        self._job: Job | None = None
+        self._execution = None
+        threading.Thread(target=self._run, name="glue-heartbeats", daemon=True).start()
+
+    def start(self, job: Job, execution) -> None:
+        with self._lock:
+            self._job, self._execution = job, execution
+            self._lock.notify()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._job = self._execution = None
+            self._lock.notify()
+
+    def _run(self) -> None:
+        with self._lock:
+            while True:
+                job = self._job
+                if job is None:
+                    self._lock.wait()
+                    continue
+                self._lock.wait(self._worker.job_monitoring_interval)
+                if self._job is not job:
+                    continue  # the job ended meanwhile
+                try:
+                    self._worker.maintain_heartbeats(job, self._execution)
+                except Exception:  # Redis away: the next beat tries again
+                    log.warning("worker %s: heartbeat failed", self._worker.name, exc_info=True)
+
+
 class GlueWorker(Worker):
-    """RQ's forking worker with the changes listed at the top of this module."""
+    """RQ's worker with the changes listed at the top of this module."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._requeue_job_id: str | None = None
         self.offer = routing.Offer()
+        self._beats: _Beats | None = None
+        self._beaten = -BEAT_GAP
 
     def serialize(self) -> dict:
         # What the slot offers lives in its RQ worker hash, registered and expired with it.
@@ -129,9 +178,19 @@ class GlueWorker(Worker):
         return max(1, wake)
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
-        super().heartbeat(timeout, pipeline)
-        if pipeline is None and not self.is_horse:  # the worker's own beat, idle or busy
-            self._stay_registered()
+        """RQ's worker beat, part of another pipeline as RQ gives it, else at most once per
+        BEAT_GAP (RQ beats about three times per job, each three round trips) in one
+        pipeline, with the check that the worker is still registered."""
+        if pipeline is not None:
+            super().heartbeat(timeout, pipeline)
+            return
+        if time.monotonic() - self._beaten < BEAT_GAP:
+            return
+        with self.connection.pipeline(transaction=False) as pipe:
+            super().heartbeat(timeout, pipe)
+            pipe.execute()
+        self._beaten = time.monotonic()
+        self._stay_registered()
 
     def maintain_heartbeats(self, job: Job, execution) -> None:
         super().maintain_heartbeats(job, execution)
@@ -189,7 +248,7 @@ class GlueWorker(Worker):
         name = pause.slot_name(here.host, here.number)
         said = False
         while not self._stop_requested:
-            paused = pause.paused(self.connection, name)
+            paused, held = pause.standing(self.connection, name)
             if paused is None:
                 break
             if not said:
@@ -204,67 +263,71 @@ class GlueWorker(Worker):
             time.sleep(min(self.dequeue_timeout, 1))
         if said:
             self.log.info("Worker %s: %s takes jobs again", self.name, name)
-        while not self._stop_requested and pause.held(self.connection, name):
+        while not self._stop_requested and held:
             time.sleep(0.2)
+            held = pause.standing(self.connection, name)[1]
 
-    def setup_work_horse_signals(self) -> None:
-        super().setup_work_horse_signals()
-        signal.signal(signal.SIGTERM, self._terminate_horse)
-        die_with_parent()
-        if os.getppid() != self.pid:  # the worker died before the line above
-            self._terminate_horse(signal.SIGTERM, None)
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        signal.signal(STOP_JOB_SIGNAL, self._stop_running_job)
 
-    @staticmethod
-    def _terminate_horse(signum, frame) -> None:
-        executor.run_cleanups()
-        os._exit(TERMINATED_EXIT)
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Run the job in this process, as RQ's SimpleWorker does, with heartbeats from the
+        beat thread meanwhile."""
+        executor.clear_interrupt()
+        if self._beats is None:
+            self._beats = _Beats(self)
+        execution = self.prepare_execution(job)
+        self._beats.start(job, execution)
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            self._beats.stop()
+        self.set_state(WorkerStatus.IDLE)
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        if self._beats is not None:
+            self._beats.stop()  # no beat after the job's end
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
+
+    def request_stop(self, signum, frame) -> None:
+        """SIGTERM / SIGINT: RQ's warm shutdown (which raises StopRequested when idle), and a
+        running job is interrupted, to be put back in its queue."""
+        busy = self.get_state() == WorkerStatus.BUSY
+        super().request_stop(signum, frame)
+        if busy:
+            executor.interrupt("the worker is stopping")
 
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        """SIGTERM now, so the horse removes its container; SIGKILL if it lives on.
+        """RQ's stop-job command, called in the pubsub thread (RQ's own would kill this process
+        group, there being no horse): the main thread, running the job, is told by a signal."""
+        if self.get_current_job_id():
+            os.kill(os.getpid(), STOP_JOB_SIGNAL)
 
-        It must not block: RQ calls it from signal handlers, where the job monitor's alarm
-        would interrupt any waiting. RQ's monitor sees the horse exit and handles the job.
-        """
-        pid = self.horse_pid
-        if not pid:
-            return
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        timer = threading.Timer(STOP_GRACE, self._kill_if_still_running, args=(pid, sig))
-        timer.daemon = True
-        timer.start()
-
-    def _kill_if_still_running(self, pid: int, sig: signal.Signals) -> None:
-        if self.horse_pid == pid:  # RQ sets it to 0 once the horse has been waited for
-            super().kill_horse(sig)
-
-    def handle_warm_shutdown_request(self) -> None:
-        super().handle_warm_shutdown_request()
-        if self.horse_pid:
-            self._requeue_job_id = self.get_current_job_id()
-            self.kill_horse()
+    def _stop_running_job(self, signum, frame) -> None:
+        if self._stopped_job_id and self._stopped_job_id == self.get_current_job_id():
+            executor.interrupt("stopped on request")
 
     def handle_exception(self, job: Job, *exc_info) -> None:
         """A scenario that failed is an answer, not a bug in glue: one line, no traceback."""
-        if isinstance(exc_info[1], ScenarioFailed):
-            self.log.warning("Worker %s: job %s: %s", self.name, job.id, exc_info[1])
+        error = exc_info[1]
+        if not isinstance(error, Exception) and job.id != self._stopped_job_id:
+            # Interrupted by the worker's stop (or the worker exiting): not the job's failure.
+            self._requeue_job_id = job.id
+        if isinstance(error, (ScenarioFailed, executor.Interrupted)):
+            self.log.warning("Worker %s: job %s: %s", self.name, job.id, error)
             return
         super().handle_exception(job, *exc_info)
-
-    def handle_work_horse_killed(self, job: Job, retpid, ret_val, rusage) -> None:
-        super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        if job.id != self._requeue_job_id:
-            on_horse_died(job, self.connection, ret_val)
 
     def handle_job_failure(
         self, job: Job, queue: Queue, started_job_registry=None, exc_string="", execution=None
     ) -> None:
-        if not self.is_horse:
-            # The horse noted host, slot and attempt in the job's meta; RQ saves the job
-            # whole when it requeues it, so take the horse's meta rather than overwrite it.
-            job.get_meta(refresh=True)
+        if job.id == self._stopped_job_id:
+            # RQ calls the stopped callback only for a killed horse.
+            try:
+                execute_stopped_callback(job, self.death_penalty_class)
+            except Exception:
+                self.log.exception("Worker %s: stopped callback of job %s", self.name, job.id)
         if job.id != self._requeue_job_id:
             super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
             return
@@ -286,10 +349,11 @@ def _run_slot(name: str, number: int, settings: Settings, burst: bool, level: st
     die_with_parent()  # a pool killed outright takes its workers along (they requeue jobs)
     here = slot.Slot(host_name(settings), number, name, settings)
     slot.set_current(here)
-    slot.workdir()  # made once here, not once per forked work horse
+    slot.workdir()
+    # What a slot killed outright left in this slot: its account's processes, its containers.
+    process_executor.kill_leftovers()
+    reap_containers(here.host)
     if settings.s3_endpoint_url:
-        # Made before the first fork, so every work horse inherits it (no connection is open
-        # yet, so none is shared).
         locations.shared_client(settings.s3_endpoint_url)
     conn = connection.for_settings(settings, patient=True)
     offer = routing.Offer.of_slot(here.gpus, settings)

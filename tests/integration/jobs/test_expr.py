@@ -7,6 +7,7 @@ import json
 import textwrap
 
 import pytest
+from rq import Queue, Worker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
@@ -57,6 +58,13 @@ def tasks_file(tmp_path):
 @pytest.fixture
 def three_workers(engine):
     engine.start_workers("--slots", "3")
+    queue = Queue(engine.env["GLUE_QUEUE"], connection=engine.conn)
+    # All three slots listen before anything is queued: a slot still starting (its first
+    # clean-up of what an earlier slot left) would make a, b and c run one after another.
+    engine.wait(
+        "three idle slots",
+        lambda: [w.get_state() for w in Worker.all(queue=queue)] == ["idle"] * 3,
+    )
     return engine
 
 
