@@ -59,14 +59,14 @@ def timed(cmd: list[str] | str, env: dict[str, str], shell: bool = False) -> flo
 
 
 def render_section(
-    rows: list[tuple[str, list[float], list[float]]], host: str, loads: tuple[float, float]
+    rows: list[tuple[str, list[float], list[float]]], host: str, load_end: float
 ) -> str:
     lines = [
         START,
         "## dispatch-local: the job engine against starting jobs directly",
         "",
-        f"`make bench-dispatch-local`, {datetime.now(UTC):%Y-%m-%d}, on {host}; load average "
-        f"{loads[0]:.2f} at the start and {loads[1]:.2f} at the end (a shared machine).",
+        f"`make bench-dispatch-local`, {datetime.now(UTC):%Y-%m-%d}, on {host}, "
+        f"{load_end:.2f} at the end (a shared machine).",
         f"{SLOTS} slots; median of {REPEATS} alternating runs; the glue time is `glue run "
         "--wait` end to end with `glue worker` already running. Targets: containers within "
         f"{RATIO_TARGET}x of direct; processes at most {OVERHEAD_TARGET * 1000:.0f} ms per "
@@ -116,7 +116,7 @@ def main() -> int:
 
 def bench(job_users: str, workloads: dict[str, int]) -> int:
     image = Builder(log=lambda m: print(f"bench: {m}", flush=True)).build("executor")
-    host, load_start = machine(), os.getloadavg()[0]
+    host = machine()
     tmp = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
     tmp.chmod(0o711)  # the slot accounts pass through to their io-dirs
     port = free_port()
@@ -166,7 +166,7 @@ def bench(job_users: str, workloads: dict[str, int]) -> int:
                 )
             label = "containers" if executor == "docker" else "processes"
             rows.append((f"{jobs:,} {label} of `true`", direct, ours))
-        print(render_section(rows, host, (load_start, os.getloadavg()[0])))
+        print(render_section(rows, host, os.getloadavg()[0]))
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
