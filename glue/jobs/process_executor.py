@@ -99,12 +99,20 @@ def _as_account(account: Account, argv: list[str], env: dict[str, str]) -> tuple
     return wrapped, {"env": {"PATH": JOB_PATH}}
 
 
-def _status(pid: str) -> dict[str, str] | None:
+def _status(pid: str, uid: int | None = None) -> dict[str, str] | None:
+    """A process's /proc status fields; None when it is gone or, `uid` given, when its real
+    uid is another. That check comes before any parsing: a scan reads every process's status
+    once per job, and most are not the account's."""
     try:
-        text = Path(f"/proc/{pid}/status").read_text()
+        with open(f"/proc/{pid}/status", "rb") as f:
+            raw = f.read()
     except OSError:
         return None
-    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    if uid is not None:
+        at = raw.find(b"\nUid:")
+        if at < 0 or int(raw[at + 5 : at + 40].split()[0]) != uid:
+            return None
+    return dict(line.split(":", 1) for line in raw.decode().splitlines() if ":" in line)
 
 
 def _job_processes(uid: int) -> tuple[list[int], int]:
@@ -113,10 +121,10 @@ def _job_processes(uid: int) -> tuple[list[int], int]:
     on the host that happens to run with the same uid is neither, and is left alone."""
     depth = len(_status("self")["NSpid"].split())
     table = {}
-    for entry in Path("/proc").iterdir():
-        status = _status(entry.name) if entry.name.isdigit() else None
-        if status and int(status["Uid"].split()[0]) == uid:
-            table[int(entry.name)] = status
+    for name in os.listdir("/proc"):
+        status = _status(name, uid) if name.isdigit() else None
+        if status:
+            table[int(name)] = status
     found = {pid for pid, st in table.items() if len(st["NSpid"].split()) == depth}
     while more := {pid for pid, st in table.items() if int(st["PPid"]) in found} - found:
         found |= more
