@@ -126,8 +126,9 @@ def attempt_prefix(run_id: str, scenario: str, attempt: int) -> str:
 
 
 def small(outcome: dict[str, Any]) -> dict[str, Any]:
-    """The outcome as Redis keeps it: no result, long texts cut (the full ones are uploaded)."""
-    out = {k: v for k, v in outcome.items() if k != "result"}
+    """The outcome as Redis keeps it: no result, no content id (the queue's history has it),
+    long texts cut (the full ones are uploaded)."""
+    out = {k: v for k, v in outcome.items() if k not in ("result", "content")}
     if isinstance(out.get("error"), str) and len(out["error"]) > MAX_ERROR:
         out["error"] = out["error"][: MAX_ERROR - 3] + "..."
     if isinstance(out.get("log_tail"), str) and len(out["log_tail"]) > MAX_LOG_TAIL:
