@@ -229,7 +229,9 @@ class RunState:
         """Each scenario's current job id: the one registered (a rerun's), else its id in
         `first` (the id of its first series, as naming makes it)."""
         scenarios = list(first)
-        known = self.r.hmget(self.jobs_key, scenarios) if scenarios else []
+        if not scenarios or not self.r.exists(self.jobs_key):
+            return dict(first)  # a new run: nothing registered to look up
+        known = self.r.hmget(self.jobs_key, scenarios)
         return {s: j.decode() if j else first[s] for s, j in zip(scenarios, known, strict=True)}
 
     def jobs(self) -> dict[str, str]:

@@ -59,7 +59,7 @@ CHUNK = 2000
 LOCK_SECONDS = 10
 # A job's own fields of its RQ hash (JobHashes.own); the others are the same for all its run's.
 OWN = ("data", "description", "meta")
-# Stands for a job's own part of the model job's data and meta (JobHashes).
+# Stands for the scenario's name in the model job's data and meta (JobHashes).
 PLACEHOLDER = "glue:own"
 # KEYS: the jobs' hashes; ARGV: the number n of common arguments, n common arguments (field,
 # value, ...), then data, description, meta of each job. One call saves a chunk's jobs: Python
@@ -220,15 +220,15 @@ class JobHashes:
 
     RQ builds one job of the run with every setting (function, callbacks, timeouts, retries,
     queue, status, times: those of the submit): those fields are common to its jobs. A job's
-    own are its data (the job's arguments: `own` as run_scenario's spec), description and
-    meta. The model's data and meta, serialised once with a placeholder for the scenario's
-    part, are templates: a job's own values are filled in by joining bytes, not by RQ
-    serialising a whole job per scenario."""
+    own are its data (the job's arguments: run_scenario's spec), description and meta. The
+    model's data and meta, serialised once with a placeholder for the scenario's name, are
+    templates: a job's own values are filled in by joining bytes, not by RQ serialising a
+    whole job per scenario."""
 
     def __init__(self, queue: Queue, settings: Settings, run_id: str) -> None:
         model = queue.create_job(
             run_scenario,
-            kwargs={"spec": PLACEHOLDER},
+            kwargs={"spec": {"run_id": run_id, "scenario": PLACEHOLDER}},
             timeout=settings.timeout + JOB_OVERHEAD,
             retry=Retry(max=settings.retries) if settings.retries else None,
             result_ttl=KEEP_SECONDS,
@@ -245,21 +245,23 @@ class JobHashes:
         fields = model.to_dict()
         self.common = [v for k, v in fields.items() if k not in OWN for v in (k, v)]
         placeholder = json.dumps(PLACEHOLDER).encode()
-        # Each splits in two: the placeholder is in each once.
+        # Each splits in two: the placeholder is in each once, as the scenario's value.
         self._data_head, self._data_tail = model.data.split(placeholder)
         self._meta_head, self._meta_tail = fields["meta"].split(placeholder)
         self._run_id = run_id
 
     def own(self, scenario: str, extra: Mapping[str, Any]) -> tuple[bytes, str, bytes]:
-        """Data, description and meta of the job running `scenario`, its spec `extra` beside
+        """Data, description and meta of the job running `scenario`, its spec `extra` after
         the run id and scenario, as RQ stores them - but the data is not zlib-compressed:
         compressing a job's 200 bytes costs more than everything else of queueing it, saves
         40 bytes, and RQ reads uncompressed data as well (Job.restore falls back to it)."""
-        spec = json.dumps({"run_id": self._run_id, "scenario": scenario, **extra}).encode()
+        name = json.dumps(scenario).encode()
+        # `extra`'s members go after the scenario's, inside the spec's braces.
+        more = b", " + json.dumps(extra).encode()[1:-1] if extra else b""
         return (
-            self._data_head + spec + self._data_tail,
+            self._data_head + name + more + self._data_tail,
             f"{self._run_id} {scenario}",
-            self._meta_head + json.dumps(scenario).encode() + self._meta_tail,
+            self._meta_head + name + self._meta_tail,
         )
 
 
