@@ -14,7 +14,7 @@ role runs it) and `glue worker` slots on this machine. Measured:
   about 0.3 s here, is not counted), and the size of the report's folder.
 Targets (issue 15) are in TARGETS. The table replaces this benchmark's section of
 docs/benchmarks.md (other sections are kept). Run it with `make bench-scale`; --scenarios N for
-a shorter run (the table says how many ran).
+a shorter run (the table says how many ran); --keep DIR keeps the report's folder.
 """
 
 from __future__ import annotations
@@ -237,13 +237,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", type=int, default=100_000)
     parser.add_argument("--slots", type=int, default=2)
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="copy the run's report folder to DIR (to open the page afterwards)",
+    )
     args = parser.parse_args()
     # Process jobs run as slot accounts (the sandbox), made here as the worker role would.
     with slot_accounts(args.slots) as job_users:
-        return bench(args.scenarios, args.slots, job_users)
+        return bench(args.scenarios, args.slots, job_users, args.keep)
 
 
-def bench(n: int, slots: int, job_users: str) -> int:
+def bench(n: int, slots: int, job_users: str, keep: Path | None = None) -> int:
     def say(message: str) -> None:
         print(f"bench: {message}", flush=True)
 
@@ -320,6 +326,9 @@ def bench(n: int, slots: int, job_users: str) -> int:
         out = tmp / "report"
         figures["report"], _ = glue("report", run_id, "--output", str(out))
         figures["page"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        if keep is not None:
+            shutil.copytree(out, keep, dirs_exist_ok=True)
+            say(f"report kept in {keep}")
         section = render(figures, n, slots, host, os.getloadavg()[0])
         report.write_section(START, END, section)
         print(section)
