@@ -3,6 +3,8 @@
 The key is the scenario's content id (size and ETag or sha256, see locations.content_ids), not
 its name: a renamed scenario keeps its history, a changed one starts without. `glue run` reads
 the history to queue the longest scenarios first; each job that succeeds writes its duration.
+A queue with no history has nothing to order by: `glue run` then leaves a local folder's content
+ids (a read of every file) to the jobs, each of which hashes its own fetched copy as it runs.
 
 One Redis hash per queue, `glue:history:<queue>`: content id -> seconds. It is bounded (past
 MAX_ENTRIES, random entries go, as Redis's own allkeys-random eviction would) and expires
@@ -51,10 +53,14 @@ def record(conn: redis.Redis, queue: str, content: str, seconds: float) -> None:
             conn.hdel(key(queue), *extra)
 
 
-def note(conn: redis.Redis, queue: str, spec: dict[str, Any], outcome: dict[str, Any]) -> None:
-    """Record a succeeded job's duration under its scenario's content id, if it has one (jobs
-    queued by an older glue do not)."""
-    content, seconds = spec.get("content"), duration_of(outcome)
+def recorded(conn: redis.Redis, queue: str) -> bool:
+    """Whether the queue has any history: without one, content ids cannot order a run."""
+    return bool(conn.hlen(key(queue)))
+
+
+def note(conn: redis.Redis, queue: str, content: str | None, outcome: dict[str, Any]) -> None:
+    """Record a succeeded job's duration under its scenario's content id, if it has one."""
+    seconds = duration_of(outcome)
     if content and seconds is not None:
         record(conn, queue, content, seconds)
 

@@ -209,7 +209,11 @@ def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
         raise sandbox.Refused(f"scenario key {scenario!r} cannot be passed to a command: {why}")
     sandbox.check(sandbox.Profile.of(spec), here.settings)
     name = PurePosixPath(scenario).name
-    open_location(spec["source"], here.settings.s3_endpoint_url).fetch(scenario, io.inputs / name)
+    source = open_location(spec["source"], here.settings.s3_endpoint_url)
+    source.fetch(scenario, io.inputs / name)
+    # Queued without one when its queue had no history (glue run): hashed here, before the
+    # command can touch the copy, so the duration is still recorded for the next run.
+    content = spec.get("content") or source.content_of(io.inputs / name)
     about = {**spec, "job_id": job.id, "attempt": job.meta["attempt"]}
     (io.configs / "job.json").write_text(json.dumps(about, indent=2))
     executed = EXECUTORS[spec["executor"]](
@@ -221,6 +225,7 @@ def _execute(job: Job, spec: dict[str, Any], io: IoDir) -> dict[str, Any]:
         "end": executed.end,
         "exit_code": executed.exit_code,
         "oom_killed": executed.oom_killed,
+        "content": content,
     }
     try:
         outcome["result"] = io.result()
@@ -328,8 +333,9 @@ def publish_summary(state: RunState, s3_endpoint_url: str | None) -> dict[str, A
 
 
 def on_success(job: Job, connection: redis.Redis, result: dict[str, Any]) -> None:
+    content = result.get("content") or job.kwargs["spec"].get("content")
     # Before the fold: once a run is complete, a next run finds every duration.
-    history.note(connection, job.origin, job.kwargs["spec"], result)
+    history.note(connection, job.origin, content, result)
     fold(job, connection, dict(result))
 
 

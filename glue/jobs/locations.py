@@ -37,12 +37,20 @@ class Listing(NamedTuple):
 
 class Location(Protocol):
     url: str
+    # Content ids are read from each file (costly: a local folder's sha256), rather than
+    # coming with the listing (S3's size and ETag).
+    reads_content: bool
 
     def scenarios(self, pattern: str, exclude: str | None = None) -> Listing: ...
 
     def content_ids(self, keys: list[str]) -> dict[str, str]:
         """`size:digest` of each listed key: what a scenario's duration history is kept under,
         so a changed scenario starts without one."""
+        ...
+
+    def content_of(self, fetched: Path) -> str | None:
+        """The content id of a scenario from its fetched copy, where the id is a digest of the
+        bytes (a local folder's); None where it comes only from the listing (S3's ETag)."""
         ...
 
     def fetch(self, key: str, dest: Path) -> None: ...
@@ -91,6 +99,8 @@ def _sha256_id(path: str) -> str:
 class LocalFolder:
     """A folder on this host (or on a file system every worker mounts at the same path)."""
 
+    reads_content = True
+
     def __init__(self, path: str) -> None:
         self.root = Path(path).expanduser().resolve()
         self.url = str(self.root)
@@ -121,6 +131,9 @@ class LocalFolder:
             except OSError:
                 continue  # gone since the listing: its job will say so
         return ids
+
+    def content_of(self, fetched: Path) -> str | None:
+        return _sha256_id(str(fetched))
 
     def _path(self, rel: str) -> Path:
         return self.root / _checked(rel, self.url)
@@ -187,6 +200,8 @@ def _client_for(endpoint_url: str | None, aws_env: tuple[tuple[str, str], ...]):
 class S3Prefix:
     """A prefix in an S3 bucket (Ceph RGW in the lab); the client is made on first use."""
 
+    reads_content = False
+
     def __init__(self, url: str, endpoint_url: str | None = None) -> None:
         self._parsed = parse_s3_url(url)
         self.url = str(self._parsed)
@@ -225,6 +240,9 @@ class S3Prefix:
 
     def content_ids(self, keys: list[str]) -> dict[str, str]:
         return {key: self._listed[key] for key in keys if key in self._listed}
+
+    def content_of(self, fetched: Path) -> str | None:
+        return None
 
     def fetch(self, key: str, dest: Path) -> None:
         try:

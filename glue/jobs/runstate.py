@@ -126,8 +126,9 @@ def attempt_prefix(run_id: str, scenario: str, attempt: int) -> str:
 
 
 def small(outcome: dict[str, Any]) -> dict[str, Any]:
-    """The outcome as Redis keeps it: no result, long texts cut (the full ones are uploaded)."""
-    out = {k: v for k, v in outcome.items() if k != "result"}
+    """The outcome as Redis keeps it: no result, no content id (the queue's history has it),
+    long texts cut (the full ones are uploaded)."""
+    out = {k: v for k, v in outcome.items() if k not in ("result", "content")}
     if isinstance(out.get("error"), str) and len(out["error"]) > MAX_ERROR:
         out["error"] = out["error"][: MAX_ERROR - 3] + "..."
     if isinstance(out.get("log_tail"), str) and len(out["log_tail"]) > MAX_LOG_TAIL:
@@ -228,7 +229,9 @@ class RunState:
         """Each scenario's current job id: the one registered (a rerun's), else its id in
         `first` (the id of its first series, as naming makes it)."""
         scenarios = list(first)
-        known = self.r.hmget(self.jobs_key, scenarios) if scenarios else []
+        if not scenarios or not self.r.exists(self.jobs_key):
+            return dict(first)  # a new run: nothing registered to look up
+        known = self.r.hmget(self.jobs_key, scenarios)
         return {s: j.decode() if j else first[s] for s, j in zip(scenarios, known, strict=True)}
 
     def jobs(self) -> dict[str, str]:

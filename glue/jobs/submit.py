@@ -13,15 +13,16 @@ lost, never queues a scenario twice and never repeats one that finished.
 
 A job carries only what is its own (run id, scenario, content id, expected duration); the run's
 settings are in its run state, read by the job as it starts (glue.jobs.job). RQ would build,
-encode and store a Job object per scenario; here RQ builds one job of the run per chunk, and each
+encode and store a Job object per scenario; here RQ builds one job of the run per submit, and each
 scenario's job hash is that job's fields with its own id, data, description and meta: the hash
-RQ writes, but for the data's compression (tests/integration/jobs/test_queued_jobs.py compares
-them), at a fraction of the cost.
+RQ writes, but for the data's compression and the times (those of the submit; see
+tests/integration/jobs/test_queued_jobs.py), at a fraction of the cost.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -58,6 +59,8 @@ CHUNK = 2000
 LOCK_SECONDS = 10
 # A job's own fields of its RQ hash (JobHashes.own); the others are the same for all its run's.
 OWN = ("data", "description", "meta")
+# Stands for the scenario's name in the model job's data and meta (JobHashes).
+PLACEHOLDER = "glue:own"
 # KEYS: the jobs' hashes; ARGV: the number n of common arguments, n common arguments (field,
 # value, ...), then data, description, meta of each job. One call saves a chunk's jobs: Python
 # encodes each job's own three values, not its twenty fields.
@@ -143,24 +146,21 @@ def submit(
             state.register(dict(chunk))
             still_mine()
         todo = unqueued(conn, state, ids, still_mine)
-        chunk_of = functools.partial(_chunk, queue, settings, run_id, ids, extra)
+        chunk_of = functools.partial(_chunk, JobHashes(queue, settings, run_id), ids, extra)
         _write(conn, queue, map(chunk_of, chunks(todo)), still_mine)
     return Submitted(len(todo), len(scenarios) - len(todo))
 
 
 def _chunk(
-    queue: Queue,
-    settings: Settings,
-    run_id: str,
+    hashes: JobHashes,
     ids: Mapping[str, str],
     extra: Mapping[str, Mapping[str, Any]],
     scenarios: Sequence[str],
 ) -> tuple[list[str], list[Any]]:
     """The job ids of some scenarios and SAVE_SCRIPT's arguments for their hashes."""
-    hashes = JobHashes(queue, settings)
     args: list[Any] = [len(hashes.common), *hashes.common]
     for scenario in scenarios:
-        args += hashes.own({"run_id": run_id, "scenario": scenario, **extra.get(scenario, {})})
+        args += hashes.own(scenario, extra.get(scenario, {}))
     return [ids[s] for s in scenarios], args
 
 
@@ -216,16 +216,19 @@ def unqueued(
 
 
 class JobHashes:
-    """RQ job hashes of one run's jobs, all queued now.
+    """RQ job hashes of one run's jobs, all queued by one submit.
 
     RQ builds one job of the run with every setting (function, callbacks, timeouts, retries,
-    queue, status, times): those fields are common to its jobs. A job's own are its data (the
-    job's arguments: `own` as run_scenario's spec), description and meta."""
+    queue, status, times: those of the submit): those fields are common to its jobs. A job's
+    own are its data (the job's arguments: run_scenario's spec), description and meta. The
+    model's data and meta, serialised once with a placeholder for the scenario's name, are
+    templates: a job's own values are filled in by joining bytes, not by RQ serialising a
+    whole job per scenario."""
 
-    def __init__(self, queue: Queue, settings: Settings) -> None:
+    def __init__(self, queue: Queue, settings: Settings, run_id: str) -> None:
         model = queue.create_job(
             run_scenario,
-            kwargs={"spec": {}},
+            kwargs={"spec": {"run_id": run_id, "scenario": PLACEHOLDER}},
             timeout=settings.timeout + JOB_OVERHEAD,
             retry=Retry(max=settings.retries) if settings.retries else None,
             result_ttl=KEEP_SECONDS,
@@ -234,26 +237,31 @@ class JobHashes:
             on_failure=Callback(on_failure, CALLBACK_TIMEOUT),
             on_stopped=Callback(on_stopped, CALLBACK_TIMEOUT),
             status=JobStatus.QUEUED,
+            meta={"run_id": run_id, "scenario": PLACEHOLDER},
         )
         # As RQ's enqueue sets them.
         model.origin = queue.name
         model.enqueued_at = model.created_at
         fields = model.to_dict()
         self.common = [v for k, v in fields.items() if k not in OWN for v in (k, v)]
-        self._model = model
-        self._dumps = queue.serializer.dumps
+        placeholder = json.dumps(PLACEHOLDER).encode()
+        # Each splits in two: the placeholder is in each once, as the scenario's value.
+        self._data_head, self._data_tail = model.data.split(placeholder)
+        self._meta_head, self._meta_tail = fields["meta"].split(placeholder)
+        self._run_id = run_id
 
-    def own(self, own: dict[str, Any]) -> tuple[bytes, str, bytes]:
-        """Data, description and meta of the job running `own["scenario"]` of run
-        `own["run_id"]`, as RQ stores them - but the data is not zlib-compressed: compressing
-        a job's 200 bytes costs more than everything else of queueing it, saves 40 bytes, and
-        RQ reads uncompressed data as well (Job.restore falls back to it)."""
-        self._model.kwargs = {"spec": own}
-        run_id, scenario = own["run_id"], own["scenario"]
+    def own(self, scenario: str, extra: Mapping[str, Any]) -> tuple[bytes, str, bytes]:
+        """Data, description and meta of the job running `scenario`, its spec `extra` after
+        the run id and scenario, as RQ stores them - but the data is not zlib-compressed:
+        compressing a job's 200 bytes costs more than everything else of queueing it, saves
+        40 bytes, and RQ reads uncompressed data as well (Job.restore falls back to it)."""
+        name = json.dumps(scenario).encode()
+        # `extra`'s members go after the scenario's, inside the spec's braces.
+        more = b", " + json.dumps(extra).encode()[1:-1] if extra else b""
         return (
-            self._model.data,
-            f"{run_id} {scenario}",
-            self._dumps({"run_id": run_id, "scenario": scenario}),
+            self._data_head + name + more + self._data_tail,
+            f"{self._run_id} {scenario}",
+            self._meta_head + name + self._meta_tail,
         )
 
 

@@ -1,10 +1,13 @@
 """Longest first: a finished run leaves each scenario's duration in the queue's history, under
 its content; the next run queues the scenarios longest expected first (a changed scenario has
 no history and goes after the known ones), a hint file fills in the unknown, and
-`--order listing` keeps the listing's order. Real Redis, real workers, process executor."""
+`--order listing` keeps the listing's order. A queue's first run reads no local scenario to
+know its content: its jobs hash their fetched copies. Real Redis, real workers, process
+executor."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -26,12 +29,21 @@ def sleeper(seconds: float) -> str:
     return scenarios.script(f'time.sleep({seconds})\nanswer({{"value": 1}})\n')
 
 
-def queued(engine: Engine, run_id: str) -> list[tuple[str, float | None]]:
-    """(scenario, expected seconds) of the run's queued jobs, in the queue's order."""
+def queued_specs(engine: Engine, run_id: str) -> list[dict]:
+    """The own specs of the run's queued jobs, in the queue's order."""
     queue = connection.queue(engine.conn, engine.env["GLUE_QUEUE"])
     ids = [i for i in queue.get_job_ids() if i.startswith(f"{run_id}-")]
-    jobs = Job.fetch_many(ids, engine.conn, serializer=JSONSerializer)
-    return [(j.kwargs["spec"]["scenario"], j.kwargs["spec"]["expected"]) for j in jobs]
+    return [j.kwargs["spec"] for j in Job.fetch_many(ids, engine.conn, serializer=JSONSerializer)]
+
+
+def queued(engine: Engine, run_id: str) -> list[tuple[str, float | None]]:
+    """(scenario, expected seconds) of the run's queued jobs, in the queue's order."""
+    return [(s["scenario"], s["expected"]) for s in queued_specs(engine, run_id)]
+
+
+def content_id(path: Path) -> str:
+    data = path.read_bytes()
+    return f"{len(data)}:{hashlib.sha256(data).hexdigest()}"
 
 
 def test_history_by_content_orders_the_next_run_longest_first(
@@ -42,12 +54,14 @@ def test_history_by_content_orders_the_next_run_longest_first(
     common = ["--executor", "process", "--retries", "0", "--results", results]
     queue = engine.env["GLUE_QUEUE"]
 
-    # The first run has no history: listing order, and nothing expected.
-    workers = engine.start_workers("--slots", "1")
+    # The first run has no history: listing order, and nothing expected. Its scenarios are
+    # not read at submit (no content id is of use yet): the jobs hash what they fetch.
     first = engine.run_id("first")
     code, _, err = engine.glue("run", str(source), "--run-id", first, *common)
     assert code == 0, err
     assert "0 expected from history, 0 from hints, 3 unknown" in err
+    assert [s["content"] for s in queued_specs(engine, first)] == [None, None, None]
+    workers = engine.start_workers("--slots", "1")
     summary = engine.wait_complete(first)
     assert summary["counts"] == {"succeeded": 3}
     assert [j["expected"] for j in summary["jobs"]] == [None, None, None]
@@ -56,6 +70,7 @@ def test_history_by_content_orders_the_next_run_longest_first(
     assert len(recorded) == 3
     assert 0 < engine.conn.ttl(history.key(queue)) <= history.KEEP_SECONDS
     # Keyed by content (size:sha256), each at least as long as the scenario sleeps.
+    assert recorded.keys() == {content_id(source / n) for n in SLEEPS}
     durations = sorted(recorded.values())
     assert [d >= s for d, s in zip(durations, sorted(SLEEPS.values()), strict=True)] == [True] * 3
     assert durations[2] < 30
@@ -67,6 +82,9 @@ def test_history_by_content_orders_the_next_run_longest_first(
     code, _, err = engine.glue("run", str(source), "--run-id", second, *common)
     assert code == 0, err
     assert "3 expected from history, 0 from hints, 1 unknown; queued longest expected first" in err
+    # With a history, submit reads each scenario's content id: the jobs carry it.
+    specs = {s["scenario"]: s["content"] for s in queued_specs(engine, second)}
+    assert specs == {n: content_id(source / n) for n in ("a.py", "b.py", "c.py", "d.py")}
     order = queued(engine, second)
     assert [s for s, _ in order] == ["b.py", "d.py", "a.py", "c.py"]
     assert order[0][1] == order[1][1] >= 2.0 and order[2][1] >= 0.2 and order[3][1] is None

@@ -20,8 +20,10 @@ from glue.jobs.runstate import KEY_PREFIX
 from tests.integration.jobs import scenarios
 from tests.integration.jobs.conftest import Engine
 
-# Set as each job is queued: they differ between any two jobs.
+# Set as each job is queued (ours: as its submit starts): they differ between any two jobs.
 TIMES = {b"created_at", b"enqueued_at"}
+# Filled into the model job's serialised data and meta: escapes must come out as RQ's.
+ODD = 'a/ön "e".py'
 
 
 def rq_enqueued(engine: Engine, settings: Settings, own: dict, job_id: str) -> dict:
@@ -52,21 +54,23 @@ def test_a_queued_job_is_the_hash_rq_writes_with_only_its_own_part_of_the_spec(
     run_id = engine.run_id("format")
     spec = submit.run_spec(settings, run_id, str(tmp_path), str(tmp_path / "results"))
     own = {"content": "0:e3b0c442", "expected": 1.5}
-    done = submit.submit(engine.conn, settings, spec, ["a/one.py", "two.py"], {"two.py": own})
+    done = submit.submit(engine.conn, settings, spec, [ODD, "two.py"], {"two.py": own})
     assert done == submit.Submitted(2, 0)
-    ids = [job_id(run_id, str(tmp_path), s) for s in ("a/one.py", "two.py")]
+    ids = [job_id(run_id, str(tmp_path), s) for s in (ODD, "two.py")]
     queued = engine.conn.lrange(f"rq:queue:{settings.queue}", 0, -1)
     assert queued == [i.encode() for i in ids]
     assert f"rq:queue:{settings.queue}".encode() in engine.conn.smembers("rq:queues")
 
-    ours = engine.conn.hgetall(Job.key_for(ids[1]))
-    same = {"run_id": run_id, "scenario": "two.py", **own}
-    theirs = rq_enqueued(engine, settings, same, "rq-made-" + ids[1])
-    assert ours.keys() == theirs.keys()
-    differ = {k for k in ours if ours[k] != theirs[k]}
-    assert differ <= TIMES | {b"origin", b"data"}, differ
-    assert ours[b"data"] == zlib.decompress(theirs[b"data"])
-    assert ours[b"origin"] == settings.queue.encode()
+    for one, scenario, extra in ((ids[0], ODD, {}), (ids[1], "two.py", own)):
+        ours = engine.conn.hgetall(Job.key_for(one))
+        same = {"run_id": run_id, "scenario": scenario, **extra}
+        theirs = rq_enqueued(engine, settings, same, "rq-made-" + one)
+        assert ours.keys() == theirs.keys()
+        differ = {k for k in ours if ours[k] != theirs[k]}
+        assert differ <= TIMES | {b"origin", b"data"}, differ
+        assert ours[b"data"] == zlib.decompress(theirs[b"data"])
+        assert ours[b"origin"] == settings.queue.encode()
+    assert Job.fetch(ids[0], engine.conn, serializer=JSONSerializer).meta["scenario"] == ODD
 
     job = Job.fetch(ids[1], engine.conn, serializer=JSONSerializer)
     assert job.func_name == "glue.jobs.job.run_scenario"

@@ -70,6 +70,9 @@ def test_local_content_ids_change_with_the_content(tmp_path: Path) -> None:
     assert "gone.py" not in first
     (tmp_path / "a.py").write_text("print(2)\n")  # same size, other content
     assert folder.content_ids(["a.py"])["a.py"] != first["a.py"]
+    # A job's fetched copy has the id its source file has (a first run's jobs hash their own).
+    (tmp_path / "copy").write_text("print(1)\n")
+    assert folder.content_of(tmp_path / "copy") == first["b.py"]
 
 
 def at(seconds: float) -> str:

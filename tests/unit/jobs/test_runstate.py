@@ -7,17 +7,18 @@ import json
 from glue.jobs.runstate import MAX_ERROR, MAX_LOG_TAIL, MAX_UPLOAD_NOTES, attempt_prefix, small
 
 
-def test_an_outcome_in_redis_has_no_result_and_bounded_texts() -> None:
+def test_an_outcome_in_redis_has_no_result_no_content_id_and_bounded_texts() -> None:
     outcome = {
         "scenario": "a.py",
         "status": "failed",
+        "content": "9:" + "0" * 64,  # the queue's history keeps it
         "result": {"big": "x" * 100_000},
         "error": "e" * 10_000,
         "log_tail": "l" * 10_000 + "END",
         "notes": [f"skipped link {n}" for n in range(100)],
     }
     kept = small(outcome)
-    assert "result" not in kept
+    assert "result" not in kept and "content" not in kept
     assert len(kept["error"]) == MAX_ERROR and kept["error"].endswith("...")
     assert len(kept["log_tail"]) == MAX_LOG_TAIL and kept["log_tail"].endswith("END")
     assert kept["notes"][:MAX_UPLOAD_NOTES] == outcome["notes"][:MAX_UPLOAD_NOTES]
