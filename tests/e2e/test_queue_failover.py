@@ -164,11 +164,16 @@ def test_run_yml_rides_out_the_queue_primary_killed_for_good(
         # image: the registry dies with node1) and node1 is running some.
         glue_yml = fleet.tmp / "state" / "glue.yml"
         deadline = time.monotonic() + 900
+        hosts: dict = {}
         while True:
-            assert play.poll() is None, f"run.yml ended before the kill:\n{log.read_text()[-6000:]}"
+            assert play.poll() is None, (
+                f"run.yml ended before the kill; jobs per host last seen: {hosts}\n"
+                f"{log.read_text()[-6000:]}"
+            )
             assert time.monotonic() < deadline, "the run did not get going on every node"
             status = fleet.glue("status", RUN_ID, "--json") if glue_yml.is_file() else None
-            hosts = json.loads(status.stdout)["hosts"] if status and status.returncode == 0 else {}
+            if status and status.returncode == 0:
+                hosts = json.loads(status.stdout)["hosts"]
             others_ran = all(hosts.get(n, {}).get("succeeded") for n in lab.nodes[1:])
             if others_ran and hosts.get(PRIMARY, {}).get("running"):
                 break
