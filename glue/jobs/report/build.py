@@ -32,6 +32,8 @@ DETAIL_LIMIT = 2000  # jobs drawn one by one and listed on the page itself
 PAGE_SIZE = 2000  # jobs per page of the job list of a bigger run
 SHOWN_FAILURES = 100  # failure cards on the page (each has its log); the rest are in the list
 SHOWN_NOTES = 100
+# A reduced value longer than this is cut on the page (concat of 100,000 results is megabytes).
+SHOWN_VALUE_CHARS = 4000
 JOBS_PAGE = "jobs-{:04d}.html"
 OPEN_FAILURES = 5  # failures shown with their log at once; the others open on a click
 # Shown instead of a status for jobs without an end: still going, or it never said.
@@ -233,6 +235,19 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
+def shown_value(value: Any, run_id: str) -> str:
+    """A reduced value as the page shows it: whole when short, else its first lines and where
+    the whole of it is, so one big `concat` does not make the page megabytes long."""
+    text = pretty_json(value)
+    if len(text) <= SHOWN_VALUE_CHARS:
+        return text
+    cut = text.rfind("\n", 0, SHOWN_VALUE_CHARS) + 1 or SHOWN_VALUE_CHARS
+    return (
+        f"{text[:cut]}... {len(text) - cut:,} more characters: "
+        f"`glue result {run_id}` prints the whole value"
+    )
+
+
 def failure_cards(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
@@ -280,7 +295,10 @@ def page_view(summary: dict[str, Any], rows: list[JobRow], svg: str) -> dict[str
         "host_statuses": sorted(
             {s for h in (summary.get("hosts") or {}).values() for s in h}, key=status_order
         ),
-        "reduced": [(spec, pretty_json(v)) for spec, v in (summary.get("reduced") or {}).items()],
+        "reduced": [
+            (spec, shown_value(v, summary["run_id"]))
+            for spec, v in (summary.get("reduced") or {}).items()
+        ],
         "reduce_notes": notes[:SHOWN_NOTES],
         "notes_total": len(notes),
         "paused_slots": summary.get("paused_slots") or [],

@@ -135,6 +135,18 @@ def test_counts_banner_and_reduced_result(report) -> None:
     assert "no field &#39;value&#39;" in reduced
 
 
+def test_a_long_reduced_value_is_cut_on_the_page(tmp_path: Path) -> None:
+    summary = make_summary()
+    summary["reduced"]["concat"] = [{"scenario": f"s{n:06d}.py", "value": n} for n in range(10_000)]
+    text = write_report(summary, tmp_path / "out").read_text()
+    reduced = section(text, "Reduced result")
+    assert len(reduced) < 8000, len(reduced)  # whole, it would be some 600,000
+    assert "s000000.py" in reduced and "s009999.py" not in reduced
+    assert f"more characters: `glue result {summary['run_id']}` prints the whole value" in reduced
+    # Short values stay whole.
+    assert "sum:value" in reduced and "42" in reduced
+
+
 def test_slowest_scenarios_come_longest_first(report) -> None:
     _, text = report
     rows = section(text, "Slowest scenarios").split("<tr>")[2:]
