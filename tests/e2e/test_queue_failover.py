@@ -173,7 +173,7 @@ def test_run_yml_rides_out_the_queue_primary_killed_for_good(
                 "-e",
                 f"run_scenarios=s3://{BUCKET}/scenarios",
                 "-e",
-                f"run_command=sh -c 'sleep {PAUSE} && exec python3 \"$1\"' sh {{scenario}}",
+                json.dumps({"run_command": f"sh -c 'sleep {PAUSE} && exec python3 {{scenario}}'"}),
             ),
             cwd=lab.root,
             env=lab.env,
