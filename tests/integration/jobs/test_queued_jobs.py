@@ -65,7 +65,9 @@ def test_a_queued_job_is_the_hash_rq_writes_with_only_its_own_part_of_the_spec(
         ours = engine.conn.hgetall(Job.key_for(one))
         same = {"run_id": run_id, "scenario": scenario, **extra}
         theirs = rq_enqueued(engine, settings, same, "rq-made-" + one)
-        assert ours.keys() == theirs.keys()
+        # RQ's empty fields (no start, end, heartbeat, worker, group yet) are left out.
+        assert ours.keys() == {k for k, v in theirs.items() if v != b""}
+        assert len(ours) < len(theirs)
         differ = {k for k in ours if ours[k] != theirs[k]}
         assert differ <= TIMES | {b"origin", b"data"}, differ
         assert ours[b"data"] == zlib.decompress(theirs[b"data"])
