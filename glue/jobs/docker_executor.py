@@ -134,8 +134,12 @@ def _network(client: docker.DockerClient, spec: ExecSpec) -> dict[str, str]:
                 name, driver="bridge", options=sandbox.JOBS_BRIDGE_OPTIONS, check_duplicate=True
             )
         except docker.errors.APIError as exc:
-            if exc.status_code != CONFLICT:  # another slot made it meanwhile
-                raise
+            # Another slot made it meanwhile. The engine says so as a clash of names (409) or,
+            # when both creates passed its name check, of bridge names (403, Docker 20.10).
+            try:
+                client.networks.get(name)
+            except docker.errors.NotFound:
+                raise exc from None
     return {"network": name}
 
 
