@@ -229,14 +229,10 @@ class RunState:
         """Each scenario's current job id: the one registered (a rerun's), else its id in
         `first` (the id of its first series, as naming makes it)."""
         scenarios = list(first)
-        if not scenarios or not self.registered():
+        if not scenarios or not self.r.exists(self.jobs_key):
             return dict(first)  # a new run: nothing registered to look up
         known = self.r.hmget(self.jobs_key, scenarios)
         return {s: j.decode() if j else first[s] for s, j in zip(scenarios, known, strict=True)}
-
-    def registered(self) -> bool:
-        """Whether any scenario is listed in the run yet."""
-        return bool(self.r.exists(self.jobs_key))
 
     def jobs(self) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.r.hgetall(self.jobs_key).items()}

@@ -140,15 +140,12 @@ def submit(
     ids = state.job_ids({s: naming.job_id(run_id, spec["source"], s) for s in scenarios})
     queue = connection.queue(conn, spec.get("queue") or settings.queue)
     with _submitting(conn, state) as still_mine:
-        # A run with no scenario listed yet has no job and no outcome: nothing to look up.
-        # Asked under the lock, so a submit that waited for another finds its scenarios.
-        new = not state.registered()
         # Every scenario is listed before the first job is queued, so a fast first job can
         # never see the run as complete while the rest are still being queued.
         for chunk in chunks(list(ids.items())):
             state.register(dict(chunk))
             still_mine()
-        todo = list(ids) if new else unqueued(conn, state, ids, still_mine)
+        todo = unqueued(conn, state, ids, still_mine)
         chunk_of = functools.partial(_chunk, JobHashes(queue, settings, run_id), ids, extra)
         _write(conn, queue, map(chunk_of, chunks(todo)), still_mine)
     return Submitted(len(todo), len(scenarios) - len(todo))

@@ -14,7 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,9 +187,16 @@ def executor_image() -> str:
 
 
 def containers_of(run_id: str) -> list:
-    """Job containers of a run, running or not."""
+    """Job containers of a run, running or not. Each listed one is inspected; one removed in
+    between (its job ended) is left out, where docker-py's list() would raise NotFound."""
     client = docker.from_env()
-    return client.containers.list(all=True, filters={"label": f"{LABEL}.run={run_id}"})
+    found = []
+    for sparse in client.containers.list(
+        all=True, sparse=True, filters={"label": f"{LABEL}.run={run_id}"}
+    ):
+        with suppress(docker.errors.NotFound):
+            found.append(client.containers.get(sparse.id))
+    return found
 
 
 def read_json(path: Path):
