@@ -62,6 +62,16 @@ def client() -> docker.DockerClient:
     return _client
 
 
+def _forget_client() -> None:
+    # A forked slot must not use its parent's client: its kept-alive connection to the engine
+    # would be one socket read by two processes, each waiting for an answer the other took.
+    global _client
+    _client = None
+
+
+os.register_at_fork(after_in_child=_forget_client)
+
+
 def process_start(pid: int) -> str | None:
     """The kernel's start time of a process, which tells a live owner from a reused pid."""
     try:

@@ -197,6 +197,10 @@ def _client_for(endpoint_url: str | None, aws_env: tuple[tuple[str, str], ...]):
     return make_client(S3Settings(endpoint_url=endpoint_url))
 
 
+# A forked process makes its own: its parent's connections are not its to share.
+os.register_at_fork(after_in_child=_client_for.cache_clear)
+
+
 class S3Prefix:
     """A prefix in an S3 bucket (Ceph RGW in the lab); the client is made on first use."""
 

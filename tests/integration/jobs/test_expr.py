@@ -68,10 +68,49 @@ def three_workers(engine):
     return engine
 
 
-def test_the_seed_expression_overlaps_a_b_c_and_runs_d_after_them(three_workers, tasks_file):
+# a, b and c meet: each waits until all three have started, so they can end only if they ran
+# at the same time, however slow the machine is (1 s sleeps once lost to a slot busy in its
+# maintenance).
+MEETING = textwrap.dedent(
+    """
+    import time
+    from pathlib import Path
+
+    ROOM = Path(__file__).parent / "room"
+
+    def _meet(name):
+        ROOM.mkdir(exist_ok=True)
+        (ROOM / name).touch()
+        deadline = time.monotonic() + 30
+        while len(list(ROOM.iterdir())) < 3:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} waited 30 s for the other two to start")
+            time.sleep(0.05)
+
+    def a():
+        _meet("a")
+        return 1
+
+    def b():
+        _meet("b")
+        return 2
+
+    def c():
+        _meet("c")
+        return 3
+
+    def d():
+        return 4
+    """
+)
+
+
+def test_the_seed_expression_overlaps_a_b_c_and_runs_d_after_them(three_workers, tmp_path):
     engine = three_workers
     conn = engine.conn
-    tasks = FunctionFile.read(str(tasks_file))
+    meeting = tmp_path / "meeting.py"
+    meeting.write_text(MEETING)
+    tasks = FunctionFile.read(str(meeting))
     submitted = runner.submit(
         conn, engine.env["GLUE_QUEUE"], "(a | b | c); d; a + b + c + d", tasks, 60
     )
@@ -83,6 +122,7 @@ def test_the_seed_expression_overlaps_a_b_c_and_runs_d_after_them(three_workers,
         if step.task
     }
     assert sorted(jobs) == ["a", "b", "c", "d"]  # each task ran once, values reused
+    assert sorted(p.name for p in (tmp_path / "room").iterdir()) == ["a", "b", "c"]
     parallel = [jobs[n] for n in "abc"]
     # a, b and c ran at the same time: each started before any of them ended.
     assert max(j.started_at for j in parallel) < min(j.ended_at for j in parallel)
