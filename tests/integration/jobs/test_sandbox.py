@@ -77,9 +77,11 @@ def test_a_running_container_shows_the_default_profile(
     assert list(container.attrs["NetworkSettings"]["Networks"]) == ["simfleet-jobs"]
     network = docker.from_env().networks.get("simfleet-jobs")
     assert network.attrs["Options"] == JOBS_BRIDGE_OPTIONS
+    # Killed now, inside its 60 s hold, not after the other run's container is up (on a slow
+    # machine the hold once ran out first).
+    container.kill()
     isolated = engine.wait("the no-network container to run", lambda: answered(no_net))
     assert isolated.attrs["HostConfig"]["NetworkMode"] == "none"
-    container.kill()
     isolated.kill()
 
     summaries = {run_id: engine.wait_complete(run_id) for run_id in (on_jobs, no_net)}
