@@ -52,17 +52,6 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
-def screenshot(page: Path, shot: Path) -> float | None:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        return None
-    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    args += [f"--screenshot={shot}", "--window-size=1280,1400", page.as_uri()]
-    start = time.perf_counter()
-    subprocess.run(args, check=True, capture_output=True, timeout=300)
-    return time.perf_counter() - start
-
-
 def main() -> int:
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-report-"))
@@ -95,7 +84,7 @@ def bench(server: RedisServer, tmp: Path) -> int:
     folder = sum(f.stat().st_size for f in out.iterdir())
     pages = len(list(out.glob("jobs-*.html")))
     shot = Path("/tmp") / "glue-report-100k.png"
-    opened = screenshot(out / HTML_NAME, shot)
+    opened = report.screenshot(out / HTML_NAME, shot)
     r, s = (statistics.median(w for w, _ in x) for x in (reports, statuses))
     rc, sc = (statistics.median(c for _, c in x) for x in (reports, statuses))
     a = statistics.median(answers)
@@ -132,7 +121,7 @@ def bench(server: RedisServer, tmp: Path) -> int:
         f"{yes['status CPU']} |",
         f"| `glue status`'s answer, Python started | {a * 1000:.1f} ms | - | - |",
         "| headless Chromium opens and draws report.html | "
-        + (f"{opened:.2f} s" if opened is not None else "not installed")
+        + (f"{opened[0]:.2f} s" if opened is not None else "not installed")
         + " | - | - |",
         "",
         "Every round (wall-clock seconds, report / status): "

@@ -13,7 +13,9 @@ role runs it) and `glue worker` slots on this machine. Measured:
 - `glue status` and `glue report` on the completed run, in this process (Python's own start,
   about 0.3 s here, is not counted); the size of the report's largest page (report.html or
   one of the pages of 2,000 jobs each a big run's job list is split into: what a browser
-  opens) and of its whole folder.
+  opens) and of its whole folder;
+- the report page opened in headless Chromium: its screenshot goes to SHOT, and the timeline
+  counts as drawn when the screenshot has at least TIMELINE_PIXELS of the succeeded bars' green.
 Targets (issue 15) are in TARGETS. The table replaces this benchmark's section of
 docs/benchmarks.md (other sections are kept). Run it with `make bench-scale`; --scenarios N for
 a shorter run (the table says how many ran); --keep DIR keeps the report's folder.
@@ -44,11 +46,18 @@ import redis  # noqa: E402
 
 from bench import report  # noqa: E402
 from glue.cli import main as cli  # noqa: E402
+from glue.jobs.report.build import HTML_NAME  # noqa: E402
 from glue.jobs.runstate import KEY_PREFIX, RunState  # noqa: E402
 from tests.support.accounts import slot_accounts  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
 START, END = "<!-- bench/scale: begin -->", "<!-- bench/scale: end -->"
+SHOT = ROOT / "docs" / "bench-scale-report.png"
+# Tall enough to reach the timeline below the reduced result and its notes. Two slot lanes of
+# green bars across the page draw tens of thousands of pixels; the status bar alone, about
+# 12,000.
+SHOT_HEIGHT = 3000
+TIMELINE_PIXELS = 20_000
 REDUCERS = ("count", "sum:value", "concat")
 # Folds per round, rounds (the figure is their median), and folds before them not counted.
 FOLD_SAMPLES = 200
@@ -168,6 +177,16 @@ def verdict(ok: bool) -> str:
     return "yes" if ok else "no"
 
 
+def opened_row(f: dict[str, float]) -> tuple[str, str, str, str]:
+    """The row of report.html opened in headless Chromium (its screenshot is SHOT)."""
+    what = f"report.html in headless Chromium ([screenshot]({SHOT.name}))"
+    if "opened" not in f:
+        return what, "Chromium is not installed", "timeline drawn", "no"
+    drawn = f["timeline"] >= TIMELINE_PIXELS
+    measured = f"opened in {f['opened']:.1f} s; {f['timeline']:,.0f} pixels of bar green"
+    return what, measured, f"timeline drawn (>= {TIMELINE_PIXELS:,} pixels)", verdict(drawn)
+
+
 def render(figures: dict[str, float], n: int, slots: int, host: str, load_end: float) -> str:
     f = figures
     rate = n / f["enqueue"]
@@ -212,6 +231,7 @@ def render(figures: dict[str, float], n: int, slots: int, host: str, load_end: f
             verdict(f["page"] <= TARGETS["page"]),
         ),
         ("report folder (pages of jobs, PNG)", f"{f['folder'] / 2**20:.1f} MiB", "", ""),
+        opened_row(f),
         ("the run, end to end", f"{f['run']:.0f} s on {slots} slots", "", ""),
     ]
     lines = [
@@ -330,6 +350,10 @@ def bench(n: int, slots: int, job_users: str, keep: Path | None = None) -> int:
         figures["report"], _ = glue("report", run_id, "--output", str(out))
         figures["page"] = max(p.stat().st_size for p in out.glob("*.html"))
         figures["folder"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+        opened = report.screenshot(out / HTML_NAME, SHOT, SHOT_HEIGHT)
+        if opened is not None:
+            figures["opened"], figures["timeline"] = opened
+            say(f"report screenshot in {SHOT}")
         if keep is not None:
             shutil.copytree(out, keep, dirs_exist_ok=True)
             say(f"report kept in {keep}")
