@@ -32,7 +32,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 GROUPS = ("queue", "queue_sentinels", "registry", "workers", "gpu")
 # Bumped whenever the groups or host variables a lab gets change, so a cached inventory is
 # rebuilt.
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
+# The nodes share the host's kernel, where RLIMIT_NPROC counts a uid's processes across every
+# node: each node's slot accounts get uids of their own (worker_job_uid_base), UID_STRIDE apart.
+JOB_UID_BASE = 30000
+UID_STRIDE = 100
 GPU_COUNT_ENV = "SIMFLEET_GPU_COUNT"
 MAX_GPU_COUNT = 8
 # From this many nodes on, the queue is a primary and a replica plus a third sentinel.
@@ -120,12 +124,13 @@ def build_inventory(
         "gpu": [n for n in names if n in gpu_nodes],
     }
     hostvars = {}
-    for name in names:
+    for position, name in enumerate(names, start=1):
         ep = endpoints[name]
         hv: dict[str, Any] = {
             "ansible_host": ep.host,
             "ansible_port": ep.port,
             "ansible_user": ep.user,
+            "worker_job_uid_base": JOB_UID_BASE + UID_STRIDE * position,
         }
         if ep.identity_file:
             hv["ansible_ssh_private_key_file"] = ep.identity_file

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -211,6 +212,18 @@ def test_jobs_ran_on_every_node_in_the_executor_image_from_the_registry(demo, fl
         "ansible", "node2", "-b", "-m", "ansible.builtin.command", "-a", "docker image ls"
     )
     assert "node1:6001/simfleet/executor" in images.stdout, images.stdout + images.stderr
+
+
+def test_slot_accounts_have_uids_of_their_own_on_each_node(demo, lab) -> None:
+    """The nodes share the host's kernel, which limits processes per uid across all of them:
+    with equal uids, a fork bomb on one node's slot used up that slot's limit on another."""
+    run = lab.run(
+        "ansible", "workers", "-m", "ansible.builtin.command", "-a", "id -u simfleet-job1"
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    uids = dict(re.findall(r"^(\S+) \| CHANGED \| rc=0 >>\n(\d+)$", run.stdout, re.M))
+    assert set(uids) == set(lab.nodes), run.stdout
+    assert len(set(uids.values())) == len(lab.nodes), uids
 
 
 def test_running_again_with_the_same_run_id_runs_nothing(demo, fleet: Fleet):

@@ -9,6 +9,7 @@ import pytest
 
 from glue.lab import inventory
 from glue.lab.inventory import (
+    UID_STRIDE,
     InventoryError,
     SshEndpoint,
     VagrantLab,
@@ -73,6 +74,7 @@ def test_groups_follow_the_lab_layout() -> None:
         "ansible_host": "127.0.0.1",
         "ansible_port": 2203,
         "ansible_user": "vagrant",
+        "worker_job_uid_base": 30300,
     }
     assert set(inv["all"]["children"]) >= {"queue", "queue_sentinels", "registry", "workers", "gpu"}
 
@@ -93,6 +95,16 @@ def test_node_order_is_numeric_so_node1_leads_a_big_lab() -> None:
     assert inv["queue"]["hosts"] == ["node1", "node2"]
     assert inv["queue_sentinels"]["hosts"] == ["node3"]
     assert sorted(["node10", "node9", "node1"], key=natural_key) == ["node1", "node9", "node10"]
+
+
+def test_each_node_gives_its_slot_accounts_uids_of_their_own() -> None:
+    """The nodes share one kernel, whose process limit counts per uid across all of them: a
+    fork bomb on one node must not use up a slot's limit on another."""
+    inv = build_inventory({f"node{i}": ep() for i in range(1, 12)}, set())
+    bases = [hv["worker_job_uid_base"] for hv in inv["_meta"]["hostvars"].values()]
+    uids = {base + slot for base in bases for slot in range(1, UID_STRIDE)}
+    assert len(uids) == len(bases) * (UID_STRIDE - 1)
+    assert min(bases) >= 1000  # clear of the system accounts a node makes itself
 
 
 def test_gpu_group_takes_only_running_nodes_named_in_the_environment() -> None:
