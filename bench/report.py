@@ -6,12 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import re
-import shutil
-import subprocess
-import time
 from pathlib import Path
-
-from PIL import Image  # comes with matplotlib, which the report draws its PNG with
 
 REPORT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -38,26 +33,6 @@ def machine() -> str:
         f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.2f} "
         "when the run started"
     )
-
-
-def screenshot(page: Path, shot: Path, height: int = 1400) -> tuple[float, int] | None:
-    """Open a report page in headless Chromium, `height` pixels tall, and save what it draws to
-    `shot`: (seconds taken, pixels of succeeded-bar green). Without its timeline a page of
-    succeeded jobs has only the status bar's green (about 12,000 pixels at 1280 wide), so the
-    count is the check that the timeline is drawn. None when Chromium is not installed (make
-    setup installs it)."""
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        return None
-    args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    args += [f"--screenshot={shot}", f"--window-size=1280,{height}", page.as_uri()]
-    start = time.perf_counter()
-    subprocess.run(args, check=True, capture_output=True, timeout=300)
-    took = time.perf_counter() - start
-    with Image.open(shot) as image:
-        pixels = image.convert("RGB").get_flattened_data()
-        green = sum(1 for r, g, b in pixels if g > 140 and r < 80 and b < 120)
-    return took, green
 
 
 def write_section(begin: str, end: str, section: str) -> None:

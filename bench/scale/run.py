@@ -48,6 +48,7 @@ from bench import report  # noqa: E402
 from glue.cli import main as cli  # noqa: E402
 from glue.jobs.report.build import HTML_NAME  # noqa: E402
 from glue.jobs.runstate import KEY_PREFIX, RunState  # noqa: E402
+from tests.support import chromium  # noqa: E402
 from tests.support.accounts import slot_accounts  # noqa: E402
 from tests.support.net import free_port  # noqa: E402
 
@@ -350,9 +351,9 @@ def bench(n: int, slots: int, job_users: str, keep: Path | None = None) -> int:
         figures["report"], _ = glue("report", run_id, "--output", str(out))
         figures["page"] = max(p.stat().st_size for p in out.glob("*.html"))
         figures["folder"] = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-        opened = report.screenshot(out / HTML_NAME, SHOT, SHOT_HEIGHT)
+        opened = chromium.screenshot(out / HTML_NAME, SHOT, height=SHOT_HEIGHT)
         if opened is not None:
-            figures["opened"], figures["timeline"] = opened
+            figures["opened"], figures["timeline"] = opened, chromium.bar_green(SHOT)
             say(f"report screenshot in {SHOT}")
         if keep is not None:
             shutil.copytree(out, keep, dirs_exist_ok=True)

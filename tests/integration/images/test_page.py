@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.integration.images.conftest import glue
+from tests.support import chromium
 from tests.support.registry import Registry
 
 
@@ -57,25 +57,9 @@ def test_page_is_self_contained_and_renders(
     assert re.search(r"<td class=n>[\d.]+ [KM]?B</td>", html) and "<td>20" in html  # size, date
     assert not re.search(r"""(src|href)=["']?https?:""", html) and "<script" not in html
 
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium is not installed (make setup installs it)")
     shot = tmp_path / "registry.png"
-    subprocess.run(
-        [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            f"--screenshot={shot}",
-            "--window-size=1100,600",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    if chromium.screenshot(page, shot, width=1100, height=600) is None:
+        pytest.skip("chromium is not installed (make setup installs it)")
     with Image.open(shot) as image:
         dark = sum(image.convert("L").histogram()[:128])
     # Text was drawn: a blank or error page has next to no dark pixels.
