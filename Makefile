@@ -44,10 +44,8 @@ lab: setup ## bring the Vagrant lab up (SIMFLEET_NODES nodes) and provision it w
 lab-destroy: ## destroy every node this lab has made, whatever SIMFLEET_NODES says
 	SIMFLEET_REMOVE_EXTRA=1 vagrant destroy -f
 
-test: setup ## every test: lint, unit, integration, e2e, molecule
-	$(MAKE) --no-print-directory lint
-	pytest $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory molecule
+test: setup ## every test: lint, then e2e beside unit, integration and molecule (scripts/test.sh)
+	PYTEST_ARGS='$(PYTEST_ARGS)' bash scripts/test.sh
 
 unit: setup ## unit tests only
 	pytest -m unit $(PYTEST_ARGS)
