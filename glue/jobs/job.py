@@ -308,12 +308,19 @@ def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:
         return
     s3 = slot.current().settings.s3_endpoint_url
     state = RunState(connection, job.meta["run_id"])
-    recorded = state.fold(outcome, result, spec["reduce"])
-    if recorded and outcome.get("uploaded"):
+    if state.fold(outcome, result, spec["reduce"]):
+        recorded = outcome if outcome.get("uploaded") else None
+    else:
+        # Another attempt's outcome is recorded: if its slot died before placing its upload,
+        # this one places it (a scenario is done only once its upload is in place).
+        recorded = state.unplaced_outcome(outcome["scenario"])
+    if recorded is not None:
         try:
-            promote(spec["results"], s3, {**outcome, "run_id": spec["run_id"]})
+            promote(spec["results"], s3, {**recorded, "run_id": spec["run_id"]})
         except (GlueError, OSError) as exc:  # the attempt's own prefix still has it all
             log.warning("run %s: cannot copy %s to its place: %s", state.run_id, job.id, exc)
+        finally:
+            state.placed(recorded["scenario"])
     # Checked after every fold, even a repeated one, so a job retried after dying between
     # its fold and the summary still writes it.
     if state.complete():

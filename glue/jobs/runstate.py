@@ -64,17 +64,33 @@ LOCK_SECONDS = 60
 # Settings a resubmission of a run may change (define()).
 UNBOUND = ("retries", "keep_days")
 
-# KEYS: run, jobs, outcomes, reduced, notes, attempts, attempt numbers, paused (the last three
-#       only expire)
-# ARGV: scenario, job id, outcome JSON, status, now, notes kept, number of notes, notes...,
-#       then (kind, field, value) per update.
+# The run is complete once every scenario has an outcome and each recorded upload is in its
+# final place (unplaced ones are in KEYS[9]): marks it, and lets its keys expire.
+# NOW is the ARGV index of the current time.
+COMPLETE_LUA = """
+local total = redis.call('HLEN', KEYS[2])
+if total > 0 and redis.call('HLEN', KEYS[3]) >= total and redis.call('SCARD', KEYS[9]) == 0 then
+  redis.call('HSET', KEYS[1], 'completed', ARGV[NOW])
+  local keep = tonumber(redis.call('HGET', KEYS[1], 'keep_seconds'))
+  if keep and keep > 0 then
+    for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, keep) end
+  end
+end
+"""
+
+# KEYS: run, jobs, outcomes, reduced, notes, attempts, attempt numbers, paused, unplaced (the
+#       attempts, numbers and paused keys only expire)
+# ARGV: scenario, job id, outcome JSON, "1" when the attempt uploaded (it will be placed),
+#       now, notes kept, number of notes, notes..., then (kind, field, value) per update.
 # Returns 1 when recorded, 0 when the scenario already has an outcome, -1 when the job is not
 # the scenario's current one (a rerun replaced it), -2 when the run does not exist.
-FOLD_SCRIPT = """
+FOLD_SCRIPT = (
+    """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
 local current = redis.call('HGET', KEYS[2], ARGV[1])
 if current and current ~= ARGV[2] then return -1 end
 if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[3]) == 0 then return 0 end
+if ARGV[4] == '1' then redis.call('SADD', KEYS[9], ARGV[1]) end
 local nnotes = tonumber(ARGV[7])
 for i = 8, 7 + nnotes do
   redis.call('HINCRBY', KEYS[4], '|notes', 1)
@@ -93,16 +109,23 @@ for i = 8 + nnotes, #ARGV, 3 do
     end
   end
 end
-local total = redis.call('HLEN', KEYS[2])
-if total > 0 and redis.call('HLEN', KEYS[3]) >= total then
-  redis.call('HSET', KEYS[1], 'completed', ARGV[5])
-  local keep = tonumber(redis.call('HGET', KEYS[1], 'keep_seconds'))
-  if keep and keep > 0 then
-    for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, keep) end
-  end
-end
+"""
+    + COMPLETE_LUA.replace("NOW", "5")
+    + """
 return 1
 """
+)
+
+# KEYS: as the fold's. ARGV: scenario, now. Its recorded upload is in place; 1 if it was not.
+PLACED_SCRIPT = (
+    """
+if redis.call('SREM', KEYS[9], ARGV[1]) == 0 then return 0 end
+"""
+    + COMPLETE_LUA.replace("NOW", "2")
+    + """
+return 1
+"""
+)
 
 
 # KEYS: attempts, run; ARGV: scenario, one JSON line to append to its history (if the run is
@@ -161,8 +184,10 @@ class RunState:
         self.attempts_key = self.key + ":attempts"
         self.numbers_key = self.key + ":attempt-numbers"
         self.paused_key = self.key + ":paused"
+        self.unplaced_key = self.key + ":unplaced"
         self.lock_key = self.key + ":lock"
         self._fold_script = connection.register_script(FOLD_SCRIPT)
+        self._placed_script = connection.register_script(PLACED_SCRIPT)
 
     @property
     def keys(self) -> list[str]:
@@ -176,6 +201,7 @@ class RunState:
             self.attempts_key,
             self.numbers_key,
             self.paused_key,
+            self.unplaced_key,
         ]
 
     def exists(self) -> bool:
@@ -244,12 +270,28 @@ class RunState:
         return {k.decode(): json.loads(v) for k, v in self.r.hgetall(self.outcomes_key).items()}
 
     def progress(self) -> tuple[int, int]:
-        """(scenarios with an outcome, scenarios in the run)."""
+        """(scenarios done, scenarios in the run). A scenario is done once its outcome is
+        recorded and its upload is in the final place, so whoever waits for the run finds
+        every result where the summary says it is."""
         with self.r.pipeline(transaction=False) as pipe:
             pipe.hlen(self.outcomes_key)
+            pipe.scard(self.unplaced_key)
             pipe.hlen(self.jobs_key)
-            done, total = pipe.execute()
-        return done, total
+            recorded, unplaced, total = pipe.execute()
+        return recorded - unplaced, total
+
+    def unplaced_outcome(self, scenario: str) -> dict[str, Any] | None:
+        """The scenario's recorded outcome if its upload is not in place yet (its slot died in
+        between, or is still copying), else None."""
+        if not self.r.sismember(self.unplaced_key, scenario):
+            return None
+        raw = self.r.hget(self.outcomes_key, scenario)
+        return json.loads(raw) if raw else None
+
+    def placed(self, scenario: str) -> None:
+        """The scenario's recorded upload is in its final place (or could not be copied, and
+        stays in its attempt's own place): it counts as done."""
+        self._placed_script(keys=self.keys, args=[scenario, iso_utc()])
 
     def complete(self) -> bool:
         done, total = self.progress()
@@ -347,7 +389,7 @@ class RunState:
             outcome["scenario"],
             outcome.get("job_id") or "",
             json.dumps(small(outcome)),
-            outcome["status"],
+            "1" if outcome.get("uploaded") else "0",
             iso_utc(),
             NOTES_KEPT,
             len(notes),
@@ -406,6 +448,7 @@ class RunState:
                         for op in reducer.reopen(status):
                             pipe.hincrby(self.reduced_key, op.field, int(op.value))
                 pipe.hdel(self.outcomes_key, *chosen)
+                pipe.srem(self.unplaced_key, *chosen)
                 pipe.hset(self.jobs_key, mapping=ids)
                 self._reopened(pipe)
                 pipe.execute()
