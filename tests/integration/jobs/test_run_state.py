@@ -122,6 +122,43 @@ def test_a_fold_waits_for_a_redis_at_maxmemory(tmp_path: Path, monkeypatch) -> N
         server.stop()
 
 
+def test_a_run_completes_only_once_every_recorded_upload_is_in_place(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path)
+    server.start()
+    conn = redis.Redis.from_url(server.url())
+    try:
+        state = RunState(conn, "placing")
+        state.define({"reduce": ["count"], "results": str(tmp_path / "results")})
+        state.register({"a.py": "job-a", "b.py": "job-b"})
+        uploaded = {"job_id": "job-a", "status": "succeeded", "attempt": 1, "uploaded": True}
+        assert state.fold({**uploaded, "scenario": "a.py"}, {}, ["count"])
+        # An outcome with nothing uploaded has nothing to place: done at once.
+        assert state.fold(
+            {"scenario": "b.py", "job_id": "job-b", "status": "error", "attempt": 1},
+            None,
+            ["count"],
+        )
+        # Recorded, but its upload is not in place yet: the run is not complete.
+        assert state.progress() == (1, 2)
+        assert not state.complete()
+        assert conn.hget(state.key, "completed") is None
+        # What a later attempt finds when the recording one died before placing.
+        assert state.unplaced_outcome("a.py")["attempt"] == 1
+        assert state.unplaced_outcome("b.py") is None
+
+        state.placed("a.py")
+        assert state.progress() == (2, 2)
+        assert state.complete()
+        assert conn.hget(state.key, "completed") is not None
+        assert state.unplaced_outcome("a.py") is None
+        # The run's keys expire once it is complete (the unplaced set is empty and gone).
+        assert conn.ttl(state.key) > 0
+        assert not conn.exists(state.unplaced_key)
+    finally:
+        conn.close()
+        server.stop()
+
+
 # The first attempt keeps running after its worker stops answering (a partition); the retry
 # on the other worker answers at once.
 PARTITIONED = """if job["attempt"] == 1:
