@@ -7,9 +7,9 @@ role runs it) and `glue worker` slots on this machine. Measured:
   command's modules are imported first);
 - Redis memory (INFO used_memory above the empty server's): after the enqueue, the highest
   seen during the run, and after completion, per scenario;
-- fold cost per job at the start (the run state before the first job) and at the end (after
-  the last): a copy of the run's keys, listing more scenarios as its own, takes their outcomes
-  with a result, timed (see fold_cost);
+- fold cost per job at the start (the run state before the first job, copied then) and at
+  the end (after the last): a copy of each, listing more scenarios as its own, takes their
+  outcomes with a result, in alternating timed rounds after the run (see fold_costs);
 - `glue status` and `glue report` on the completed run, in this process (Python's own start,
   about 0.3 s here, is not counted); the size of the report's largest page (report.html or
   one of the pages of 2,000 jobs each a big run's job list is split into: what a browser
@@ -91,47 +91,73 @@ def run_keys(conn: redis.Redis, run_id: str) -> list[bytes]:
     return [base.encode(), *conn.scan_iter(match=f"{base}:*", count=1000)]
 
 
-def fold_cost(conn: redis.Redis, run_id: str) -> float:
-    """Seconds per fold into a copy of the run's state as it is now, the same way at the
-    start and at the end of the run: the median of FOLD_ROUNDS rounds of FOLD_SAMPLES folds,
-    after FOLD_WARMUP folds not counted (the fold script's first load into Redis, first use).
+class FoldProbe:
+    """Folds into a copy of a run's state, timed.
 
     The probe's scenarios are listed in the copy as the run's own, under their job ids, and
     one more than is folded: each probe fold is then what a job's fold is in the middle of a
     run. Outcomes of scenarios the run does not list would count towards its completion, and
     at the end of a run every such fold would stamp it complete and set the expiry of each of
-    its keys, as only the run's last fold does."""
-    settled(conn)
-    probe = f"{run_id}-probe"
-    for key in run_keys(conn, run_id):
-        copy = key.decode().replace(KEY_PREFIX + run_id, KEY_PREFIX + probe, 1)
-        conn.copy(key, copy, replace=True)
-    state = RunState(conn, probe)
-    reduce = state.spec()["reduce"]
-    folds = FOLD_WARMUP + FOLD_ROUNDS * FOLD_SAMPLES
-    state.register({f"probe/{n}.py": f"{probe}-{n}" for n in range(folds + 1)})
+    its keys, as only the run's last fold does. The first FOLD_WARMUP folds (the fold script's
+    first load into Redis, first use) are not timed."""
 
-    def fold(n: int) -> None:
+    def __init__(self, conn: redis.Redis, source: str, name: str) -> None:
+        self.conn, self.name, self.done = conn, name, 0
+        copy_run(conn, source, name)
+        self.state = RunState(conn, name)
+        self.reduce = self.state.spec()["reduce"]
+        folds = FOLD_WARMUP + FOLD_ROUNDS * FOLD_SAMPLES
+        self.state.register({f"{name}/{n}.py": f"{name}-{n}" for n in range(folds + 1)})
+        for _ in range(FOLD_WARMUP):
+            self._fold()
+
+    def _fold(self) -> None:
+        n, self.done = self.done, self.done + 1
         outcome = {
-            "scenario": f"probe/{n}.py",
-            "job_id": f"{probe}-{n}",
+            "scenario": f"{self.name}/{n}.py",
+            "job_id": f"{self.name}-{n}",
             "status": "succeeded",
             "host": "probe",
             "attempt": 1,
         }
-        if not state.fold(outcome, {"value": n}, reduce):
+        if not self.state.fold(outcome, {"value": n}, self.reduce):
             raise SystemExit(f"bench: probe fold {n} was not recorded")
 
-    for n in range(FOLD_WARMUP):
-        fold(n)
-    rounds = []
-    for first in range(FOLD_WARMUP, folds, FOLD_SAMPLES):
+    def round(self) -> float:
+        """Seconds per fold over FOLD_SAMPLES folds."""
         start = time.perf_counter()
-        for n in range(first, first + FOLD_SAMPLES):
-            fold(n)
-        rounds.append((time.perf_counter() - start) / FOLD_SAMPLES)
-    conn.delete(*run_keys(conn, probe))
-    return statistics.median(rounds)
+        for _ in range(FOLD_SAMPLES):
+            self._fold()
+        return (time.perf_counter() - start) / FOLD_SAMPLES
+
+    def delete(self) -> None:
+        self.conn.delete(*run_keys(self.conn, self.name))
+
+
+def copy_run(conn: redis.Redis, source: str, target: str) -> None:
+    """Copy every key of run `source` under run id `target`."""
+    for key in run_keys(conn, source):
+        copy = key.decode().replace(KEY_PREFIX + source, KEY_PREFIX + target, 1)
+        conn.copy(key, copy, replace=True)
+
+
+def fold_costs(conn: redis.Redis, at_start: str, run_id: str) -> tuple[float, float]:
+    """Seconds per fold into the run's state as it was at its start (`at_start`, the copy
+    taken then) and as it is at its end: the medians of FOLD_ROUNDS rounds of each, taken in
+    turn, so that both meet the same Redis and the same load of the machine (measured apart,
+    at the start and at the end, they differed by the machine's drift as much as by the run)."""
+    settled(conn)
+    probes = [
+        FoldProbe(conn, at_start, f"{run_id}-probe-start"),
+        FoldProbe(conn, run_id, f"{run_id}-probe-end"),
+    ]
+    rounds: tuple[list[float], list[float]] = ([], [])
+    for _ in range(FOLD_ROUNDS):
+        for probe, times in zip(probes, rounds, strict=True):
+            times.append(probe.round())
+    for probe in probes:
+        probe.delete()
+    return statistics.median(rounds[0]), statistics.median(rounds[1])
 
 
 def settled(conn: redis.Redis, seconds: float = 60) -> None:
@@ -246,7 +272,9 @@ def render(figures: dict[str, float], n: int, slots: int, host: str, load_end: f
         f"`glue worker --slots {slots}` on the same machine. Memory is Redis' used_memory above "
         "the empty server's; fold cost is the median of "
         f"{FOLD_ROUNDS} rounds of {FOLD_SAMPLES} folds (after {FOLD_WARMUP} not counted) into "
-        "a copy of the run's state that lists the folded scenarios as its own; `glue status` "
+        "a copy of the run's state as it was before its first job (taken then) and as it is "
+        "after its last, the rounds of the two in turn after the run, each copy listing the "
+        "folded scenarios as its own; `glue status` "
         "and `glue report` are timed in-process (without Python's start).",
         "",
         "| figure | measured | target | met |",
@@ -324,7 +352,11 @@ def bench(n: int, slots: int, job_users: str, keep: Path | None = None) -> int:
         figures["queued"] = used(conn) - empty
         say(f"queued in {figures['enqueue']:.2f} s; Redis +{figures['queued']:,} bytes")
         state = RunState(conn, run_id)
-        figures["fold_start"] = fold_cost(conn, run_id)
+        # The run's state as it is before its first job, kept for the fold cost at the end;
+        # the memory figures leave the copy out.
+        before_copy = used(conn)
+        copy_run(conn, run_id, f"{run_id}-start")
+        copied = used(conn) - before_copy
 
         peak = PeakMemory(conn)
         peak.start()
@@ -340,12 +372,13 @@ def bench(n: int, slots: int, job_users: str, keep: Path | None = None) -> int:
         figures["run"] = time.perf_counter() - started
         peak.done.set()
         peak.join()
-        figures["peak"] = max(peak.peak, figures["queued"] + empty) - empty
+        figures["peak"] = max(peak.peak - copied, figures["queued"] + empty) - empty
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=60)
         worker = None
-        figures["after"] = used(conn) - empty
-        figures["fold_end"] = fold_cost(conn, run_id)
+        figures["after"] = used(conn) - copied - empty
+        figures["fold_start"], figures["fold_end"] = fold_costs(conn, f"{run_id}-start", run_id)
+        conn.delete(*run_keys(conn, f"{run_id}-start"))
         figures["status"] = statistics.median(glue("status", run_id)[0] for _ in range(3))
         out = tmp / "report"
         figures["report"], _ = glue("report", run_id, "--output", str(out))
