@@ -486,8 +486,9 @@ class RunState:
                 parts.append(json.loads(raw) if raw else None)
         return parts
 
-    def reduced(self, s3_endpoint_url: str | None = None) -> tuple[dict[str, Any], list[str]]:
-        """The value of each reducer so far, and the notes about results it could not use.
+    def reduced(self, s3_endpoint_url: str | None = None) -> tuple[dict[str, Any], list[str], int]:
+        """The value of each reducer so far, the notes about results it could not use (the
+        first NOTES_KEPT, then how many more) and how many notes there are in all.
         concat's value is assembled here, from the results place (at `s3_endpoint_url`)."""
         with self.r.pipeline(transaction=False) as pipe:
             pipe.hgetall(self.reduced_key)
@@ -503,7 +504,7 @@ class RunState:
         total = int(fields.get(NOTES_FIELD, 0))
         if total > len(notes):
             notes.append(f"... and {total - len(notes)} more")
-        return values, notes
+        return values, notes, total
 
     def attempts(self) -> dict[str, list[dict[str, Any]]]:
         """Every scenario with earlier attempts: those attempts, oldest first."""
@@ -518,7 +519,7 @@ class RunState:
         spec = self.spec()
         outcomes = self.outcomes()
         total = self.r.hlen(self.jobs_key)
-        values, notes = self.reduced(s3_endpoint_url)
+        values, notes, notes_total = self.reduced(s3_endpoint_url)
         hosts: dict[str, Counter] = {}
         for outcome in outcomes.values():
             hosts.setdefault(outcome.get("host") or "?", Counter())[outcome["status"]] += 1
@@ -536,6 +537,7 @@ class RunState:
             "hosts": {h: dict(sorted(c.items())) for h, c in sorted(hosts.items())},
             "reduced": values,
             "reduce_notes": notes,
+            "reduce_notes_total": notes_total,
             "started": min(starts, default=None),
             "ended": max(ends, default=None),
             "failures": [o for o in ordered if o["status"] != SUCCEEDED],

@@ -300,7 +300,9 @@ def page_view(summary: dict[str, Any], rows: list[JobRow], svg: str) -> dict[str
             for spec, v in (summary.get("reduced") or {}).items()
         ],
         "reduce_notes": notes[:SHOWN_NOTES],
-        "notes_total": len(notes),
+        "notes_cut": len(notes) > SHOWN_NOTES,
+        # The fold counts every note and keeps the first few (older summaries kept them all).
+        "notes_total": summary.get("reduce_notes_total", len(notes)),
         "paused_slots": summary.get("paused_slots") or [],
         "slowest": timed[:SLOWEST],
         "failures": failures[:SHOWN_FAILURES],

@@ -174,7 +174,7 @@ background: {{ colors[status] }}" title="{{ status }}: {{ n }}"></div>{% endfor 
 {% if reduce_notes %}
 <h3>Notes ({{ notes_total }})</h3>
 <ul>{% for note in reduce_notes %}<li class="mono">{{ note }}</li>{% endfor %}</ul>
-{% if notes_total > reduce_notes | length %}<p class="muted">The first {{ reduce_notes | length }}
+{% if notes_cut %}<p class="muted">The first {{ reduce_notes | length }}
 are shown; the run summary (summary.json) has them all.</p>{% endif %}
 {% endif %}
 </section>

@@ -150,6 +150,7 @@ def test_twenty_scenarios_fail_time_out_lose_a_worker_and_reduce(
     assert reduced["concat"] == [answers[s] for s in sorted(answers)]
     assert reduced["python:tests.integration.jobs.folds:squares"] == sum(v * v for v in values)
     assert summary["reduce_notes"] == ["sum:m.score skipped limits.py: no field 'm.score'"]
+    assert summary["reduce_notes_total"] == 1
 
     if executor == "docker":
         # --memory and --cpus reached the container, which ran as the worker's uid, or as

@@ -105,7 +105,7 @@ def test_a_fold_waits_for_a_redis_at_maxmemory(tmp_path: Path, monkeypatch) -> N
         conn.config_set("maxmemory", 0)
         folding.join(timeout=30)
         assert recorded == [True]
-        values, _ = state.reduced()
+        values, _, _ = state.reduced()
         assert values == {"count": {"succeeded": 1}, "sum:value": 5}
 
         # Past its patience the fold says so (RQ would only log it): never a silent loss.

@@ -123,6 +123,17 @@ def test_every_job_is_on_the_timeline_and_in_the_job_list(report) -> None:
     assert svg.count('xlink:href="#job-') == 7 and text.count('<tr id="job-') == 7
 
 
+def test_notes_are_counted_in_all_though_only_the_first_are_kept(tmp_path: Path) -> None:
+    summary = make_summary()
+    kept = [f"sum:value skipped s{n}.py: no field 'value'" for n in range(20)]
+    summary["reduce_notes"] = [*kept, "... and 99980 more"]
+    summary["reduce_notes_total"] = 100_000
+    notes = section(write_report(summary, tmp_path / "out").read_text(), "Reduced result")
+    assert "<h3>Notes (100000)</h3>" in notes
+    assert notes.count("<li") == 21 and "... and 99980 more" in notes
+    assert "has them all" not in notes  # the summary keeps only these too
+
+
 def test_counts_banner_and_reduced_result(report) -> None:
     _, text = report
     counts = section(text, "Scenarios by status")
