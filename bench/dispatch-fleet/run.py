@@ -20,6 +20,13 @@ lab's 3 nodes x 2 slots, by glue and by GNU parallel, in the same invocation:
   own --controlmaster is not used: in this version, together with --ssh, it runs only some of
   the jobs and still exits 0.)
 
+A second table, the skewed row: the same 120 durations with the 20 longest listed last, as a
+sweep's slow corner often is. glue runs them twice under new run ids: first with no history
+(listing order: the long jobs start last), then again, when the queue's history of the first
+run orders them longest first. GNU parallel (shared ssh) runs the same list once. The skewed
+files' contents carry a number drawn per invocation in their last digits (a microsecond of
+sleep), so the first run finds no history, whatever earlier invocations left in the queue's.
+
 The lower bound is max(total / 6, longest job). The list was drawn so that a dispatcher with
 no overhead, taking the jobs in this order, ends within 0.2 s of it: what either tool needs
 beyond the bound is its own per-job overhead, not a tail the order creates.
@@ -74,6 +81,9 @@ DURATIONS = Path(__file__).resolve().parent / "durations.txt"
 NODES = 3
 SLOTS_FILE = ROOT / "inventory" / "lab" / "group_vars" / "workers.yml"
 TARGET = 1.10
+SKEWED_TARGET = 1.05
+GAP_TARGET = 0.015  # seconds: the mean gap between jobs on a slot, at most (issue 16)
+SKEWED_LONG = 20
 BUCKET = "bench-dispatch-fleet"
 RUN_STATE = ROOT / ".cache" / "run"
 GLUE_CONFIG = RUN_STATE / "glue.yml"
@@ -86,6 +96,7 @@ FRESH_HEARTBEAT = 90
 SETTLED_LOAD = 1.0
 QUICK_SCALE = 0.1
 GLUE, PARALLEL, PARALLEL_SHARED = "glue", "GNU parallel", "GNU parallel, shared ssh"
+SKEWED_FIRST, SKEWED_SECOND = "glue, first run (no history)", "glue, second run (history)"
 
 
 def read_durations(path: Path = DURATIONS) -> list[float]:
@@ -106,6 +117,20 @@ def list_schedule(durations: list[float], slots: int) -> float:
     for d in durations:
         heapq.heappush(free, heapq.heappop(free) + d)
     return max(free)
+
+
+def skewed(durations: list[float], long: int = SKEWED_LONG) -> list[float]:
+    """The same durations with the `long` longest moved to the end, each part in its order."""
+    cut = sorted(range(len(durations)), key=lambda i: durations[i])[-long:]
+    keep = [d for i, d in enumerate(durations) if i not in cut]
+    return keep + [durations[i] for i in sorted(cut)]
+
+
+def skewed_files(durations: list[float]) -> dict[str, str]:
+    """The skewed list's scenario files. Their contents end in digits drawn here (under a
+    microsecond of sleep), so no earlier invocation's history knows them."""
+    nonce = int.from_bytes(os.urandom(4), "big") % 1_000_000
+    return {scenario_name(i): f"{d:.3f}{nonce:06d}\n" for i, d in enumerate(skewed(durations))}
 
 
 def scenario_name(index: int) -> str:
@@ -455,6 +480,7 @@ def render(bench: Bench, host: str, end_load: float, scale: float) -> str:
     glue = best[GLUE].makespan
     within = glue <= TARGET * bound
     beats = {name: glue <= best[name].makespan for name in (PARALLEL, PARALLEL_SHARED)}
+    gap = statistics.mean(slot_gaps(best[GLUE].jobs, slots))
     rounds = len(bench.runs[GLUE])
     runs = "one run of each" if rounds == 1 else f"the median of {rounds} runs of each"
     logins = ",".join(f"{slots}/node{i + 1}" for i in range(NODES))
@@ -494,7 +520,8 @@ def render(bench: Bench, host: str, end_load: float, scale: float) -> str:
             GLUE,
             glue,
             f"<= {TARGET:.2f}x bound: {verdict(within)}; <= GNU parallel: "
-            f"{verdict(beats[PARALLEL])}",
+            f"{verdict(beats[PARALLEL])}; <= GNU parallel, shared ssh: "
+            f"{verdict(beats[PARALLEL_SHARED])}",
         ),
         row(f"`{PARALLEL}`", best[PARALLEL].makespan),
         row(f"`{PARALLEL_SHARED}`", best[PARALLEL_SHARED].makespan),
@@ -515,20 +542,67 @@ def render(bench: Bench, host: str, end_load: float, scale: float) -> str:
         "",
         f"Targets: glue within {TARGET:.2f}x of the lower bound ({glue / bound:.3f}x: "
         f"{verdict(within)}); not slower than GNU parallel ({glue:.2f} s vs "
-        f"{best[PARALLEL].makespan:.2f} s: {verdict(beats[PARALLEL])}). Against parallel on "
-        "shared ssh connections "
-        f"({best[PARALLEL_SHARED].makespan:.2f} s), glue is "
-        f"{'not slower' if beats[PARALLEL_SHARED] else 'slower'}.",
+        f"{best[PARALLEL].makespan:.2f} s: {verdict(beats[PARALLEL])}); not slower than GNU "
+        f"parallel on shared ssh connections ({glue:.2f} s vs "
+        f"{best[PARALLEL_SHARED].makespan:.2f} s: {verdict(beats[PARALLEL_SHARED])}); the gap "
+        f"between jobs on a slot at most {GAP_TARGET * 1000:.0f} ms mean ({gap * 1000:.0f} ms: "
+        f"{verdict(gap <= GAP_TARGET)}).",
         "",
         "Where the time beyond the sleeps goes: a glue job's cost on its slot is the gap before "
-        "it (RQ hands the job to a forked work horse, which fetches the scenario from S3 and "
-        "makes the io-dir; after the command it uploads the results, logs and outcome.json and "
-        "folds the outcome in Redis). GNU parallel's is inside the job's time: an ssh login (key "
-        "exchange on both ends, all on this machine's 2 cores), or with shared ssh a session on "
-        "the shared connection, and the remote shell and perl wrapper parallel starts.",
+        "it (the slot, which runs its jobs in its own process, takes the job from Redis, fetches "
+        "the scenario from S3 and makes the io-dir; after the command it uploads the results, "
+        "logs and outcome.json and folds the outcome in Redis). GNU parallel's is inside the "
+        "job's time: an ssh login (key exchange on both ends, all on this machine's 2 cores), or "
+        "with shared ssh a session on the shared connection, and the remote shell and perl "
+        "wrapper parallel starts.",
+        *render_skewed(bench),
         END,
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_skewed(bench: Bench) -> list[str]:
+    """The skewed row's table, when it ran."""
+    if not bench.skewed_runs:
+        return []
+    durations, total_slots = skewed(bench.durations), NODES * bench.slots
+    bound = lower_bound(durations, total_slots)
+    runs = bench.skewed_runs
+    second, parallel = runs[SKEWED_SECOND].makespan, runs[PARALLEL_SHARED].makespan
+    within, ahead = second <= SKEWED_TARGET * bound, second < parallel
+    verdicts = [
+        f"<= {SKEWED_TARGET:.2f}x bound: {'met' if within else 'MISSED'}",
+        f"ahead of GNU parallel: {'met' if ahead else 'MISSED'}",
+    ]
+    longest_first = sorted(durations, reverse=True)
+
+    def row(name: str, seconds: float, gaps: str = "", target: str = "") -> str:
+        return f"| {name} | {seconds:.2f} s | {seconds / bound:.3f}x | {gaps} | {target} |"
+
+    def measured(name: str, target: str = "") -> str:
+        gaps = details(runs[name], bench.slots)["gap between jobs on a slot, mean / max"]
+        label = name if name.startswith("glue") else f"`{name}`"
+        return row(label, runs[name].makespan, gaps, target)
+
+    return [
+        "",
+        f"### Skewed: the {SKEWED_LONG} longest jobs listed last",
+        "",
+        f"The same {len(durations)} durations with the {SKEWED_LONG} longest moved to the end "
+        "of the list, one run of each in the same invocation: glue under a new run id with no "
+        "history of these files (listing order), glue again under another run id (the queue's "
+        "history of the first run orders the jobs longest first), and GNU parallel on shared "
+        "ssh connections taking the list in its order.",
+        "",
+        "| | makespan | / lower bound | gap between jobs on a slot, mean / max | target |",
+        "|---|---:|---:|---:|---|",
+        row(f"lower bound: max(total / {total_slots}, longest)", bound),
+        row("no-overhead dispatch in list order", list_schedule(durations, total_slots)),
+        row("no-overhead dispatch, longest first", list_schedule(longest_first, total_slots)),
+        measured(SKEWED_FIRST),
+        measured(SKEWED_SECOND, "; ".join(verdicts)),
+        measured(PARALLEL_SHARED),
+    ]
 
 
 # --- the sequence --------------------------------------------------------------------------
@@ -550,6 +624,7 @@ class Bench:
     runs: dict[str, list[Measured]] = field(
         default_factory=lambda: {GLUE: [], PARALLEL: [], PARALLEL_SHARED: []}
     )
+    skewed_runs: dict[str, Measured] = field(default_factory=dict)
 
     def once(self, name: str) -> None:
         """One timed run of `name`, with the fleet idle and the queue's workers all there."""
@@ -567,6 +642,23 @@ class Bench:
 
     def parallel(self, name: str, ssh_config: Path) -> Measured:
         return time_parallel(self.nodes, self.slots, self.durations, ssh_config, self.logs, name)
+
+    def skewed_round(self, scenarios: str) -> None:
+        """The skewed list: glue with no history, glue again (ordered by the first run's
+        history), then GNU parallel on shared ssh connections."""
+        durations = skewed(self.durations)
+        for name in (SKEWED_FIRST, SKEWED_SECOND):
+            check_fleet_idle({n.name: self.slots for n in self.nodes})
+            run_id = f"bench-fleet-{self.stamp}-skewed-{len(self.skewed_runs) + 1}"
+            self.skewed_runs[name] = time_glue(run_id, scenarios, durations, self.env, self.logs)
+            print(f"bench: skewed, {name}: {self.skewed_runs[name].makespan:.2f} s", flush=True)
+        check_fleet_idle({n.name: self.slots for n in self.nodes})
+        with shared_connections(self.nodes, self.ssh_shared):
+            self.skewed_runs[PARALLEL_SHARED] = time_parallel(
+                self.nodes, self.slots, durations, self.ssh_shared, self.logs, PARALLEL_SHARED
+            )
+        makespan = self.skewed_runs[PARALLEL_SHARED].makespan
+        print(f"bench: skewed, {PARALLEL_SHARED}: {makespan:.2f} s", flush=True)
 
     def rounds(self, count: int) -> None:
         """`count` rounds of every contender, the order rotated each round so that none always
@@ -628,6 +720,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bdf-") as sockets:
         write_ssh_config(nodes, ssh_shared, Path(sockets))
         bench.rounds(args.repeats)
+        bench.skewed_round(store.put(f"{prefix}/skewed", skewed_files(durations)))
     section = render(bench, host, os.getloadavg()[0], scale)
     if not args.quick:
         write_section(BEGIN, END, section)
