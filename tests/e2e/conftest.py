@@ -20,6 +20,8 @@ E2E_NODES = int(os.environ.get("SIMFLEET_E2E_NODES", "3"))
 # One simulated GPU on node2 for the whole session: its slot 1 is a GPU slot, its slot 2 keeps
 # taking the CPU jobs of every other test (tests/e2e/test_gpu_routing.py).
 GPU_NODE = "node2"
+UP_ATTEMPTS = 3
+VANISHED = "No such object"
 
 
 @dataclass
@@ -42,6 +44,20 @@ class Lab:
             text=True,
             timeout=timeout,
         )
+
+    def up(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`vagrant up`, run again while it fails on an engine object that vanished. The docker
+        provider lists the engine's containers and networks, then inspects each: one removed in
+        between, by the tests running beside these (they make and remove their own), fails the
+        whole command with "No such object" (CI, 2026-12-03). Run again, it goes on from where
+        it stopped."""
+        for _ in range(UP_ATTEMPTS):
+            done = self.run("vagrant", "up", *args)
+            output = done.stdout + done.stderr
+            vanished = '["docker", "inspect"' in output and VANISHED in output
+            if done.returncode == 0 or not vanished:
+                return done
+        return done
 
     def container_ids(self) -> list[str]:
         return [p.read_text().strip() for p in self.dotfile.glob("machines/*/docker/id")]
@@ -68,7 +84,7 @@ def lab(repo_root: Path, tmp_path_factory: pytest.TempPathFactory):
         "ANSIBLE_NOCOLOR": "1",
     }
     lab = Lab(repo_root, dotfile, env, [f"node{i}" for i in range(1, E2E_NODES + 1)])
-    up = lab.run("vagrant", "up")
+    up = lab.up()
     try:
         assert up.returncode == 0, f"vagrant up failed:\n{up.stdout[-4000:]}\n{up.stderr[-4000:]}"
         lab.up_output = up.stdout

@@ -142,13 +142,13 @@ def bring_back(lab, node: str, was_at: str) -> None:
     docker.from_env().containers.get(lab.container(node)).start()
     if address(lab, node) == was_at:
         return
-    for step in (
-        ("vagrant", "destroy", "-f", node),
-        ("vagrant", "up", "--no-provision"),
-        ("ansible-playbook", "site.yml"),
+    for name, step in (
+        ("vagrant destroy", lambda: lab.run("vagrant", "destroy", "-f", node)),
+        ("vagrant up", lambda: lab.up("--no-provision")),
+        ("ansible-playbook site.yml", lambda: lab.run("ansible-playbook", "site.yml")),
     ):
-        done = lab.run(*step)
-        assert done.returncode == 0, f"{' '.join(step)}:\n{done.stdout[-4000:]}\n{done.stderr}"
+        done = step()
+        assert done.returncode == 0, f"{name}:\n{done.stdout[-4000:]}\n{done.stderr}"
 
 
 @pytest.fixture(scope="module")

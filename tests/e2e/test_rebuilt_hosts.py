@@ -117,7 +117,7 @@ def test_a_run_after_the_queue_host_alone_was_rebuilt_needs_no_hand_step(
     # What a user does: node1 destroyed and brought back (`make lab`), the rest left running.
     destroy = lab.run("vagrant", "destroy", "-f", "node1")
     assert destroy.returncode == 0, destroy.stderr
-    up = lab.run("vagrant", "up", "--no-provision")
+    up = lab.up("--no-provision")
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr
     site = lab.run("ansible-playbook", "site.yml")
     assert site.returncode == 0, site.stdout[-6000:]
