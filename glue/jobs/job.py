@@ -56,6 +56,7 @@ EXECUTORS: dict[str, Callable[[ExecSpec, IoDir], ExecResult]] = {
 }
 LOST, STOPPED, ERROR = "lost", "stopped", "error"
 SUMMARY_NAME = "summary.json"
+OUTCOME_NAME = "outcome.json"
 
 
 class ExecutorFailed(GlueError):
@@ -280,7 +281,7 @@ def _upload(spec: dict[str, Any], outcome: dict[str, Any], io: IoDir) -> dict[st
         with log:
             results.write_bytes(f"{base}/logs/{LOG_NAME}", log.read())
     outcome = {**outcome, "uploaded": True, **({"notes": notes} if notes else {})}
-    results.write_bytes(f"{base}/outcome.json", json.dumps(outcome, indent=2).encode())
+    results.write_bytes(f"{base}/{OUTCOME_NAME}", json.dumps(outcome, indent=2).encode())
     return outcome
 
 
@@ -290,11 +291,7 @@ def promote(results_url: str, s3_endpoint_url: str | None, outcome: dict[str, An
     results = open_location(results_url, s3_endpoint_url)
     run_id, scenario = outcome["run_id"], outcome["scenario"]
     attempt = attempt_prefix(run_id, scenario, outcome["attempt"])
-    for part in ("results", "logs"):
-        results.replace_tree(f"{attempt}/{part}", f"{run_id}/{scenario}/{part}")
-    results.write_bytes(
-        f"{run_id}/{scenario}/outcome.json", results.read_bytes(f"{attempt}/outcome.json") or b""
-    )
+    results.place(attempt, f"{run_id}/{scenario}", ("results", "logs", OUTCOME_NAME))
 
 
 def fold(job: Job, connection: redis.Redis, outcome: dict[str, Any]) -> None:

@@ -27,6 +27,9 @@ from glue.s3.listing import list_remote
 
 RESULTS_FOLDER = "results"
 DELETE_BATCH = 1000  # the most keys one S3 DeleteObjects call takes
+# Up to this size a file goes in one request (boto3's own threshold for multipart transfers).
+SINGLE_REQUEST_MAX = 8 * 1024 * 1024
+COPY_CHUNK = 1 << 20
 
 
 class Listing(NamedTuple):
@@ -70,8 +73,9 @@ class Location(Protocol):
         """Remove everything under rel (nothing there is fine)."""
         ...
 
-    def replace_tree(self, src: str, dst: str) -> None:
-        """Make dst a copy of src: what dst held before is removed first."""
+    def place(self, src: str, dst: str, names: tuple[str, ...]) -> None:
+        """Make each dst/<name> (a folder or a file) a copy of src/<name>: what dst/<name>
+        held before goes, also when src has no such name."""
         ...
 
 
@@ -165,11 +169,14 @@ class LocalFolder:
         elif path.exists() or path.is_symlink():
             path.unlink()
 
-    def replace_tree(self, src: str, dst: str) -> None:
-        self.remove_tree(dst)
-        source = self._path(src)
-        if source.is_dir():
-            self.upload_dir(source, dst)
+    def place(self, src: str, dst: str, names: tuple[str, ...]) -> None:
+        for name in names:
+            self.remove_tree(f"{dst}/{name}")
+            source = self._path(f"{src}/{name}")
+            if source.is_dir():
+                self.upload_dir(source, f"{dst}/{name}")
+            elif (data := self.read_bytes(f"{src}/{name}")) is not None:
+                self.write_bytes(f"{dst}/{name}", data)
 
     def upload_dir(self, src: Path, rel: str) -> list[str]:
         skipped: list[str] = []
@@ -249,12 +256,22 @@ class S3Prefix:
         return None
 
     def fetch(self, key: str, dest: Path) -> None:
+        """One GET for a small file. boto3's download_file would first ask for the size (a
+        HEAD) and start a pool of threads: it is kept for a large file, whose ranged parts
+        it fetches side by side and retries one by one."""
+        bucket, name = self._parsed.bucket, self._key(key)
         try:
-            self.client.download_file(self._parsed.bucket, self._key(key), str(dest))
+            response = self.client.get_object(Bucket=bucket, Key=name)
+            with response["Body"] as body:
+                if response["ContentLength"] <= SINGLE_REQUEST_MAX:
+                    with dest.open("wb") as out:
+                        shutil.copyfileobj(body, out, COPY_CHUNK)
+                    return
+            self.client.download_file(bucket, name, str(dest))
         except GlueError:
             raise
         except Exception as exc:
-            raise explain(exc, self.client, self._parsed.bucket) from None
+            raise explain(exc, self.client, bucket) from None
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         try:
@@ -284,37 +301,59 @@ class S3Prefix:
         return [obj.key for obj in list_remote(self.client, url)]
 
     def remove_tree(self, rel: str) -> None:
-        keys = self._under(rel)
         try:
-            for start in range(0, len(keys), DELETE_BATCH):
-                batch = [{"Key": k} for k in keys[start : start + DELETE_BATCH]]
-                self.client.delete_objects(
-                    Bucket=self._parsed.bucket, Delete={"Objects": batch, "Quiet": True}
-                )
-        except Exception as exc:
-            raise explain(exc, self.client, self._parsed.bucket) from None
-
-    def replace_tree(self, src: str, dst: str) -> None:
-        self.remove_tree(dst)
-        source, target = self._key(src) + "/", self._key(dst) + "/"
-        try:
-            for key in self._under(src):
-                self.client.copy_object(
-                    Bucket=self._parsed.bucket,
-                    Key=target + key[len(source) :],
-                    CopySource={"Bucket": self._parsed.bucket, "Key": key},
-                )
+            self._delete(self._under(rel))
         except GlueError:
             raise
         except Exception as exc:
             raise explain(exc, self.client, self._parsed.bucket) from None
 
+    def _delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = [{"Key": k} for k in keys[start : start + DELETE_BATCH]]
+            self.client.delete_objects(
+                Bucket=self._parsed.bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+
+    def place(self, src: str, dst: str, names: tuple[str, ...]) -> None:
+        """One listing finds what src has and what dst holds (src is usually under dst: an
+        attempt's prefix under its scenario's), then copies within the bucket and deletes
+        only what no copy replaces."""
+        source, target = self._key(src), self._key(dst)
+        keys = self._under(dst)
+        if not source.startswith(target + "/"):
+            keys += self._under(src)
+
+        def inside(base: str) -> list[str]:
+            files = {f"{base}/{name}" for name in names}
+            folders = tuple(f"{file}/" for file in files)
+            return [key for key in keys if key in files or key.startswith(folders)]
+
+        copies = {target + key[len(source) :]: key for key in inside(source)}
+        stale = [key for key in inside(target) if key not in copies]
+        bucket = self._parsed.bucket
+        try:
+            self._delete(stale)
+            for key, copied in copies.items():
+                self.client.copy_object(
+                    Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": copied}
+                )
+        except GlueError:
+            raise
+        except Exception as exc:
+            raise explain(exc, self.client, bucket) from None
+
     def upload_dir(self, src: Path, rel: str) -> list[str]:
         skipped: list[str] = []
         for sub, f in regular_files(src, skipped):
             with f:
+                key = self._key(f"{rel}/{sub}")
                 try:
-                    self.client.upload_fileobj(f, self._parsed.bucket, self._key(f"{rel}/{sub}"))
+                    # One PUT for a small file; upload_fileobj would start a pool of threads.
+                    if os.fstat(f.fileno()).st_size <= SINGLE_REQUEST_MAX:
+                        self.client.put_object(Bucket=self._parsed.bucket, Key=key, Body=f)
+                    else:
+                        self.client.upload_fileobj(f, self._parsed.bucket, key)
                 except GlueError:
                     raise
                 except Exception as exc:

@@ -47,3 +47,23 @@ def test_writes_replace_files_whole(tmp_path) -> None:
     folder.write_bytes("r/s.py/outcome.json", b"second")
     assert (tmp_path / "r/s.py/outcome.json").read_bytes() == b"second"
     assert [p.name for p in (tmp_path / "r/s.py").iterdir()] == ["outcome.json"]
+
+
+def test_placing_an_attempt_replaces_each_name_whole(tmp_path) -> None:
+    folder = LocalFolder(str(tmp_path))
+    for rel, data in {
+        "r/s.py/attempts/2/results/a.csv": b"new",
+        "r/s.py/attempts/2/outcome.json": b"2",
+        "r/s.py/results/a.csv": b"old",
+        "r/s.py/results/stale.csv": b"old",
+        "r/s.py/logs/output.log": b"old",
+        "r/s.py/outcome.json": b"1",
+    }.items():
+        folder.write_bytes(rel, data)
+    folder.place("r/s.py/attempts/2", "r/s.py", ("results", "logs", "outcome.json"))
+    placed = {
+        str(p.relative_to(tmp_path / "r/s.py")): p.read_bytes()
+        for p in (tmp_path / "r/s.py").rglob("*")
+        if p.is_file() and "attempts" not in p.parts
+    }
+    assert placed == {"results/a.csv": b"new", "outcome.json": b"2"}
