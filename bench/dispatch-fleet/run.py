@@ -35,8 +35,12 @@ One makespan per contender by default, as the issue asks: the jobs only sleep, s
 moves only with the per-job overhead (a few hundred ms on each of 20 jobs per slot), while one
 round of the three takes about 8 minutes of a shared 2-core machine. `--repeats N` runs N
 rounds, each in a rotated order, and reports the median run of each. `--quick` divides every
-duration by 10 to check the whole sequence in a few minutes; it prints its table and leaves
-docs/benchmarks.md alone.
+duration by 10 to check the whole sequence in a few minutes; it prints its table, runs no
+demo and leaves docs/benchmarks.md alone.
+
+A third table, the demo (issue 16: a second `make demo` ends within 1.15x of its lower bound):
+`make demo DEMO_RUN_ID=...` twice under new run ids, exactly as a user runs it, on the same
+lab. Each run's makespan and lower bound are those its report shows, from the run summary.
 
 Run it with `make bench-dispatch-fleet` (the lab's S3 store and nodes come up first). The
 logs of every step stay in .cache/bench-dispatch-fleet/<stamp>/.
@@ -56,12 +60,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rq.worker import Worker
@@ -72,6 +77,7 @@ sys.path.insert(0, str(ROOT))
 from bench.report import machine, write_section  # noqa: E402
 from glue import config  # noqa: E402
 from glue.jobs import connection  # noqa: E402
+from glue.jobs.report import build as report  # noqa: E402
 from glue.lab import store as lab_store  # noqa: E402
 from glue.lab.inventory import VagrantLab  # noqa: E402
 from glue.s3.client import make_client  # noqa: E402
@@ -82,6 +88,7 @@ NODES = 3
 SLOTS_FILE = ROOT / "inventory" / "lab" / "group_vars" / "workers.yml"
 TARGET = 1.10
 SKEWED_TARGET = 1.05
+DEMO_TARGET = 1.15  # the second `make demo`'s makespan over its lower bound, at most (issue 16)
 GAP_TARGET = 0.015  # seconds: the mean gap between jobs on a slot, at most (issue 16)
 SKEWED_LONG = 20
 BUCKET = "bench-dispatch-fleet"
@@ -369,6 +376,15 @@ def glue_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "glue", *args, "--config", str(GLUE_CONFIG)]
 
 
+def run_summary(run_id: str, env: dict[str, str]) -> dict[str, Any]:
+    """The run summary as `glue result` prints it: what `glue report` builds the run's page from
+    and run.yml keeps beside it as summary.json."""
+    proc = subprocess.run(
+        glue_cmd("result", run_id), env=env, check=True, capture_output=True, text=True
+    )
+    return json.loads(proc.stdout)
+
+
 def time_glue(
     run_id: str, scenarios: str, durations: list[float], env: dict[str, str], logs: Path
 ) -> Measured:
@@ -380,11 +396,7 @@ def time_glue(
     launched, start = time.time(), time.perf_counter()
     run_logged(argv, logs / f"{run_id}.log", env, f"glue run {run_id}")
     makespan = time.perf_counter() - start
-    summary = json.loads(
-        subprocess.run(
-            glue_cmd("result", run_id), env=env, check=True, capture_output=True, text=True
-        ).stdout
-    )
+    summary = run_summary(run_id, env)
     if summary["counts"] != {"succeeded": len(durations)}:
         raise SystemExit(f"bench/dispatch-fleet: run {run_id} did not succeed: {summary['counts']}")
     nominal = {scenario_name(i): d for i, d in enumerate(durations)}
@@ -425,6 +437,31 @@ def time_parallel(
         begin = float(started)
         jobs.append(JobTime(host, begin, begin + float(runtime), durations[int(seq) - 1]))
     return Measured(name, launched, makespan, jobs)
+
+
+# --- the demo ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Demo:
+    """One `make demo` run, with the makespan and lower bound its report shows."""
+
+    run_id: str
+    makespan: float
+    bound: float
+
+
+def demo_figures(summary: dict[str, Any]) -> Demo:
+    """The makespan and lower bound as the run's report computes them (report.build.page_view),
+    so the table says what the page does: the first job's start to the last job's end, and the
+    bound of the summary's dispatch figures (glue.jobs.dispatch.summarize)."""
+    if not summary["complete"]:
+        raise SystemExit(
+            f"bench/dispatch-fleet: demo run {summary['run_id']} is not complete: "
+            f"{summary['done']} of {summary['total']} scenarios done"
+        )
+    makespan = report.since(summary["ended"], report.parse_time(summary["started"]))
+    return Demo(summary["run_id"], makespan, summary["dispatch"]["lower_bound"])
 
 
 # --- figures and the report ----------------------------------------------------------------
@@ -471,6 +508,29 @@ def median_run(runs: list[Measured]) -> Measured:
     return next(r for r in runs if r.makespan == middle)
 
 
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def table_row(name: str, seconds: float, bound: float, figure: str = "", target: str = "") -> str:
+    """A row of the makespan tables: the makespan, its ratio to the lower bound, the table's own
+    figure and the target."""
+    return f"| {name} | {seconds:.2f} s | {seconds / bound:.3f}x | {figure} | {target} |"
+
+
+def reference_rows(
+    durations: list[float], total_slots: int, figure: Callable[[float], str]
+) -> list[str]:
+    """The rows a table of these durations starts with: the lower bound, and a dispatcher with
+    no overhead taking the list in its order; `figure` gives the table's own column of each."""
+    bound = lower_bound(durations, total_slots)
+    rows = {
+        f"lower bound: max(total / {total_slots}, longest)": bound,
+        "no-overhead dispatch in list order": list_schedule(durations, total_slots),
+    }
+    return [table_row(name, seconds, bound, figure(seconds)) for name, seconds in rows.items()]
+
+
 def render(bench: Bench, host: str, end_load: float, scale: float) -> str:
     """The section of docs/benchmarks.md; `host` is machine(), with the load at the start."""
     durations, slots = bench.durations, bench.slots
@@ -485,12 +545,11 @@ def render(bench: Bench, host: str, end_load: float, scale: float) -> str:
     runs = "one run of each" if rounds == 1 else f"the median of {rounds} runs of each"
     logins = ",".join(f"{slots}/node{i + 1}" for i in range(NODES))
 
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "MISSED"
+    def idle_per_job(seconds: float) -> str:
+        return f"{(total_slots * seconds - sum(durations)) / len(durations) * 1000:.0f} ms"
 
     def row(name: str, seconds: float, target: str = "") -> str:
-        idle = (total_slots * seconds - sum(durations)) / len(durations) * 1000
-        return f"| {name} | {seconds:.2f} s | {seconds / bound:.3f}x | {idle:.0f} ms | {target} |"
+        return table_row(name, seconds, bound, idle_per_job(seconds), target)
 
     lines = [
         BEGIN,
@@ -514,8 +573,7 @@ def render(bench: Bench, host: str, end_load: float, scale: float) -> str:
         "",
         "| | makespan | / lower bound | idle slot-time per job | target |",
         "|---|---:|---:|---:|---|",
-        row(f"lower bound: max(total / {total_slots}, longest)", bound),
-        row("no-overhead dispatch in list order", list_schedule(durations, total_slots)),
+        *reference_rows(durations, total_slots, idle_per_job),
         row(
             GLUE,
             glue,
@@ -556,6 +614,7 @@ def render(bench: Bench, host: str, end_load: float, scale: float) -> str:
         "with shared ssh a session on the shared connection, and the remote shell and perl "
         "wrapper parallel starts.",
         *render_skewed(bench),
+        *render_demo(bench.demo_runs),
         END,
     ]
     return "\n".join(lines) + "\n"
@@ -571,18 +630,15 @@ def render_skewed(bench: Bench) -> list[str]:
     second, parallel = runs[SKEWED_SECOND].makespan, runs[PARALLEL_SHARED].makespan
     within, ahead = second <= SKEWED_TARGET * bound, second < parallel
     verdicts = [
-        f"<= {SKEWED_TARGET:.2f}x bound: {'met' if within else 'MISSED'}",
-        f"ahead of GNU parallel: {'met' if ahead else 'MISSED'}",
+        f"<= {SKEWED_TARGET:.2f}x bound: {verdict(within)}",
+        f"ahead of GNU parallel: {verdict(ahead)}",
     ]
     longest_first = sorted(durations, reverse=True)
-
-    def row(name: str, seconds: float, gaps: str = "", target: str = "") -> str:
-        return f"| {name} | {seconds:.2f} s | {seconds / bound:.3f}x | {gaps} | {target} |"
 
     def measured(name: str, target: str = "") -> str:
         gaps = details(runs[name], bench.slots)["gap between jobs on a slot, mean / max"]
         label = name if name.startswith("glue") else f"`{name}`"
-        return row(label, runs[name].makespan, gaps, target)
+        return table_row(label, runs[name].makespan, bound, gaps, target)
 
     return [
         "",
@@ -596,12 +652,43 @@ def render_skewed(bench: Bench) -> list[str]:
         "",
         "| | makespan | / lower bound | gap between jobs on a slot, mean / max | target |",
         "|---|---:|---:|---:|---|",
-        row(f"lower bound: max(total / {total_slots}, longest)", bound),
-        row("no-overhead dispatch in list order", list_schedule(durations, total_slots)),
-        row("no-overhead dispatch, longest first", list_schedule(longest_first, total_slots)),
+        *reference_rows(durations, total_slots, lambda _: ""),
+        table_row(
+            "no-overhead dispatch, longest first", list_schedule(longest_first, total_slots), bound
+        ),
         measured(SKEWED_FIRST),
         measured(SKEWED_SECOND, "; ".join(verdicts)),
         measured(PARALLEL_SHARED),
+    ]
+
+
+def render_demo(demos: list[Demo]) -> list[str]:
+    """The demo's table, when it ran: each run against its own lower bound (the sample
+    scenarios' times vary from run to run)."""
+    if not demos:
+        return []
+    second = demos[-1]
+    within = second.makespan <= DEMO_TARGET * second.bound
+    targets = ["", f"<= {DEMO_TARGET:.2f}x bound: {verdict(within)}"]
+    return [
+        "",
+        "### The demo: `make demo` twice",
+        "",
+        f"`make demo DEMO_RUN_ID={demos[0].run_id}`, then `make demo DEMO_RUN_ID={second.run_id}`, "
+        "on the same lab, one after the other, after the runs above: the 50 sample scenarios of "
+        "examples/scenarios as the demo runs them, each run's makespan (first job start to last "
+        "job end) and lower bound as its report (reports/RUN_ID/report.html) shows them. The "
+        "second run is queued longest first by the queue's history, which holds each scenario's "
+        "time in the first run (the first is itself ordered by what earlier demos left there, "
+        "if any, since the demo's scenarios do not change; the one that fails on purpose has no "
+        "history and is queued last).",
+        "",
+        "| | makespan | / lower bound | lower bound | target |",
+        "|---|---:|---:|---:|---|",
+        *(
+            table_row(f"{which} run, `{d.run_id}`", d.makespan, d.bound, f"{d.bound:.2f} s", target)
+            for which, d, target in zip(("first", "second"), demos, targets, strict=True)
+        ),
     ]
 
 
@@ -625,10 +712,15 @@ class Bench:
         default_factory=lambda: {GLUE: [], PARALLEL: [], PARALLEL_SHARED: []}
     )
     skewed_runs: dict[str, Measured] = field(default_factory=dict)
+    demo_runs: list[Demo] = field(default_factory=list)
+
+    def idle(self) -> None:
+        """Before each run: the fleet idle, and every node's slots listening on the queue."""
+        check_fleet_idle({n.name: self.slots for n in self.nodes})
 
     def once(self, name: str) -> None:
         """One timed run of `name`, with the fleet idle and the queue's workers all there."""
-        check_fleet_idle({n.name: self.slots for n in self.nodes})
+        self.idle()
         if name == GLUE:
             run_id = f"bench-fleet-{self.stamp}-{len(self.runs[GLUE])}"
             measured = time_glue(run_id, self.scenarios, self.durations, self.env, self.logs)
@@ -648,17 +740,34 @@ class Bench:
         history), then GNU parallel on shared ssh connections."""
         durations = skewed(self.durations)
         for name in (SKEWED_FIRST, SKEWED_SECOND):
-            check_fleet_idle({n.name: self.slots for n in self.nodes})
+            self.idle()
             run_id = f"bench-fleet-{self.stamp}-skewed-{len(self.skewed_runs) + 1}"
             self.skewed_runs[name] = time_glue(run_id, scenarios, durations, self.env, self.logs)
             print(f"bench: skewed, {name}: {self.skewed_runs[name].makespan:.2f} s", flush=True)
-        check_fleet_idle({n.name: self.slots for n in self.nodes})
+        self.idle()
         with shared_connections(self.nodes, self.ssh_shared):
             self.skewed_runs[PARALLEL_SHARED] = time_parallel(
                 self.nodes, self.slots, durations, self.ssh_shared, self.logs, PARALLEL_SHARED
             )
         makespan = self.skewed_runs[PARALLEL_SHARED].makespan
         print(f"bench: skewed, {PARALLEL_SHARED}: {makespan:.2f} s", flush=True)
+
+    def demo_round(self) -> None:
+        """`make demo` twice under new run ids, exactly as a user runs it again (S3 data, lab,
+        run.yml, report), each run's figures read from its summary."""
+        for n in (1, 2):
+            self.idle()
+            run_id = f"bench-demo-{self.stamp}-{n}"
+            log = self.logs / f"{run_id}.log"
+            print(f"bench: make demo DEMO_RUN_ID={run_id} (log: {log})", flush=True)
+            argv = ["make", "demo", f"DEMO_RUN_ID={run_id}"]
+            run_logged(argv, log, ansible_env(), f"make demo DEMO_RUN_ID={run_id}")
+            demo = demo_figures(run_summary(run_id, self.env))
+            self.demo_runs.append(demo)
+            print(
+                f"bench: demo {run_id}: {demo.makespan:.2f} s, lower bound {demo.bound:.2f} s",
+                flush=True,
+            )
 
     def rounds(self, count: int) -> None:
         """`count` rounds of every contender, the order rotated each round so that none always
@@ -685,14 +794,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--quick",
         action="store_true",
-        help=f"durations x {QUICK_SCALE:g}, to check the sequence; docs/benchmarks.md untouched",
+        help=f"durations x {QUICK_SCALE:g}, to check the sequence; no demo, docs/benchmarks.md "
+        "untouched",
     )
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for tool in ("parallel", "ssh"):
+    for tool in ("parallel", "ssh", "make"):
         if not shutil.which(tool):
             raise SystemExit(f"bench/dispatch-fleet: {tool} is not installed: run 'make setup'")
     scale = QUICK_SCALE if args.quick else 1.0
@@ -721,6 +831,8 @@ def main(argv: list[str] | None = None) -> int:
         write_ssh_config(nodes, ssh_shared, Path(sockets))
         bench.rounds(args.repeats)
         bench.skewed_round(store.put(f"{prefix}/skewed", skewed_files(durations)))
+    if not args.quick:
+        bench.demo_round()
     section = render(bench, host, os.getloadavg()[0], scale)
     if not args.quick:
         write_section(BEGIN, END, section)
