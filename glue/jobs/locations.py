@@ -256,9 +256,9 @@ class S3Prefix:
         return None
 
     def fetch(self, key: str, dest: Path) -> None:
-        """One GET for a small file. boto3's download_file would first ask for the size (a
-        HEAD) and start a pool of threads: it is kept for a large file, whose ranged parts
-        it fetches side by side and retries one by one."""
+        """One GET for a small file. boto3's download_file starts a pool of threads for each
+        file (and asks for the size first where responses are checksummed): it is kept for a
+        large file, whose ranged parts it fetches side by side and retries one by one."""
         bucket, name = self._parsed.bucket, self._key(key)
         try:
             response = self.client.get_object(Bucket=bucket, Key=name)
