@@ -114,5 +114,5 @@ bench-dispatch-order: setup ## the same skewed run twice: listing order, then lo
 .PHONY: bench-dispatch-fleet
 # BENCH_FLEET_ARGS="--repeats 3" for medians of alternating runs, "--quick" for a short check.
 BENCH_FLEET_ARGS ?=
-bench-dispatch-fleet: rgw-up lab ## 120 sleep jobs on the lab: glue vs lower bound vs GNU parallel over ssh; writes docs/benchmarks.md
+bench-dispatch-fleet: rgw-up lab ## 120 sleep jobs on the lab: glue vs lower bound vs GNU parallel over ssh, then make demo twice; writes docs/benchmarks.md
 	python bench/dispatch-fleet/run.py $(BENCH_FLEET_ARGS)
