@@ -25,6 +25,7 @@ import json
 import logging
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -125,14 +126,18 @@ def run_settings(job: Job) -> dict[str, Any]:
     return settings
 
 
-def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
+def run_scenario(spec: dict[str, Any]) -> PendingUpload | Retry:
     """The RQ job function; `spec` is this job's own part of its run's spec, over the run's
     settings (a job queued by an older glue carries them all: the same values).
 
     A slot whose host failed the job before hands it straight back while a slot on another
     host could take it; a slot that cannot run it hands it back after growing waits, a
     bounded number of times (glue.jobs.pause). Either way RQ requeues the returned Retry
-    apart from the run's own retries."""
+    apart from the run's own retries.
+
+    The job returns once its command has ended: its upload is a PendingUpload, which the
+    slot's finisher completes (and hands to RQ's success or failure handling) while the slot
+    starts its next job (glue.jobs.worker)."""
     job = get_current_job()
     assert job is not None, "run_scenario runs inside an RQ job"
     here = slot.current()
@@ -143,7 +148,7 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
     spec = {**run_settings(job), **spec}
     _start_attempt(job)
     try:
-        outcome = _attempt(job, spec)
+        return _attempt(job, spec)
     except Exception as exc:
         reason = pause.executor_error(exc)
         if reason is None:
@@ -155,20 +160,38 @@ def run_scenario(spec: dict[str, Any]) -> dict[str, Any] | Retry:
             )
             return pause.retry_after_error(errors, job.number_of_retries or 0, here.settings)
         raise ExecutorFailed(job.meta["executor_error"]) from None
-    if outcome["status"] != SUCCEEDED:
-        raise ScenarioFailed(outcome)
-    return outcome
 
 
-def _attempt(job: Job, spec: dict[str, Any]) -> dict[str, Any]:
-    """Run the scenario in a fresh io-dir and upload what it left."""
+@dataclass
+class PendingUpload:
+    """An attempt whose command has ended, with what it left still in its io-dir."""
+
+    spec: dict[str, Any]
+    outcome: dict[str, Any]
+    io: IoDir
+
+    def finish(self) -> dict[str, Any]:
+        """Upload what the attempt left and remove its io-dir: the outcome of a scenario that
+        succeeded, else ScenarioFailed carrying it (RQ's failure handling then applies)."""
+        try:
+            outcome = _upload(self.spec, self.outcome, self.io)
+        finally:
+            self.io.remove()
+        if outcome["status"] != SUCCEEDED:
+            raise ScenarioFailed(outcome)
+        return outcome
+
+
+def _attempt(job: Job, spec: dict[str, Any]) -> PendingUpload:
+    """Run the scenario in a fresh io-dir (removed here only if the attempt goes no further)."""
     io = IoDir.create(slot.workdir() / f"{job.id}-{job.meta['attempt']}")
     try:
         outcome = _execute(job, spec, io)
         pause.note_answer(job.connection, _slot_name(slot.current()))
-        return _upload(spec, outcome, io)
-    finally:
+    except BaseException:
         io.remove()
+        raise
+    return PendingUpload(spec, outcome, io)
 
 
 def _slot_name(here: slot.Slot) -> str:

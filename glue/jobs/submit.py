@@ -43,7 +43,8 @@ from glue.jobs.runstate import RunState
 
 T = TypeVar("T")
 
-# RQ's own hard limit on a job: the scenario's timeout plus time to fetch, pull and upload.
+# RQ's own hard limit on a job up to the end of its command: the scenario's timeout plus time
+# to fetch the scenario and pull its image (the upload comes after, in the slot's finisher).
 JOB_OVERHEAD = 600
 # A finished job's RQ record goes soon after its outcome is folded (its result is in the results
 # place): not at once, since RQ's immediate delete fails on a job whose execution record has

@@ -8,8 +8,12 @@ fails) entries whose heartbeat stopped. GlueWorker tunes that and closes the gap
   forked per job: the scenario already runs apart, in its container or as the slot's own
   account, and its timeout and cleanup are the executor's. The slot keeps its Redis, S3 and
   Docker clients from job to job;
-- a thread of the slot beats for the running job every `heartbeat` seconds, and a job counts
-  as abandoned after three missed beats (RQ would wait the interval plus 60 s);
+- once a job's command has ended, a finisher thread uploads what it left and does RQ's
+  success or failure handling while the slot starts its next job: the S3 writes and Redis
+  bookkeeping between two commands are off the slot's path. At most one job is being
+  finished, so a slot has at most two jobs in flight; both stay in the started registry;
+- a thread of the slot beats for its jobs in flight every `heartbeat` seconds, and a job
+  counts as abandoned after three missed beats (RQ would wait the interval plus 60 s);
 - maintenance every `maintenance_interval` seconds, also on idle workers, whose blocking
   dequeue RQ otherwise lets run for minutes. With the defaults (10 s, 30 s) a dead host's job
   is back in the queue within about a minute;
@@ -41,14 +45,18 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import docker.errors
 from rq.callbacks import execute_stopped_callback
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.executions import Execution
 from rq.job import Job
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
+from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
+from rq.utils import now
 from rq.worker import Worker, WorkerStatus
 from rq.worker_pool import WorkerData, WorkerPool
 
@@ -64,7 +72,7 @@ from glue.jobs import (
     routing,
     slot,
 )
-from glue.jobs.job import ScenarioFailed
+from glue.jobs.job import PendingUpload, ScenarioFailed
 from glue.jobs.submit import KEEP_SECONDS
 
 log = logging.getLogger("glue.worker")
@@ -118,53 +126,97 @@ class GlueScheduler(RQScheduler):
 
 
 class _Beats:
-    """The running job's heartbeats, from a thread that lives as long as the slot.
+    """The heartbeats of the slot's jobs in flight, from a thread that lives as long as the
+    slot: every job_monitoring_interval while any job is in flight, the first one an interval
+    after the slot got busy (a job's start is its first beat).
 
-    A beat is sent holding the lock, and stop() takes the lock: once stop() returns no beat is
-    in flight, so none lands after the job's end (it would put the job back in the started
-    registry)."""
+    A beat is sent holding the lock, and stop() takes the lock: once stop(job) returns no beat
+    of that job is in flight, so none lands after the job's end (it would put the job back in
+    the started registry)."""
 
     def __init__(self, worker: GlueWorker) -> None:
         self._worker = worker
         self._lock = threading.Condition()
-        self._job: Job | None = None
-        self._execution = None
+        self._jobs: dict[str, tuple[Job, Execution]] = {}
+        self._due = 0.0
         threading.Thread(target=self._run, name="glue-heartbeats", daemon=True).start()
 
-    def start(self, job: Job, execution) -> None:
+    def start(self, job: Job, execution: Execution) -> None:
         with self._lock:
-            self._job, self._execution = job, execution
-            self._lock.notify()
+            if not self._jobs:
+                self._due = time.monotonic() + self._worker.job_monitoring_interval
+                self._lock.notify()
+            self._jobs[job.id] = (job, execution)
 
-    def stop(self) -> None:
+    def stop(self, job: Job) -> None:
         with self._lock:
-            self._job = self._execution = None
-            self._lock.notify()
+            self._jobs.pop(job.id, None)
 
     def _run(self) -> None:
         with self._lock:
             while True:
-                job = self._job
-                if job is None:
+                if not self._jobs:
                     self._lock.wait()
                     continue
-                self._lock.wait(self._worker.job_monitoring_interval)
-                if self._job is not job:
-                    continue  # the job ended meanwhile
-                try:
-                    self._worker.maintain_heartbeats(job, self._execution)
-                except Exception:  # Redis away: the next beat tries again
-                    log.warning("worker %s: heartbeat failed", self._worker.name, exc_info=True)
+                left = self._due - time.monotonic()
+                if left > 0:
+                    self._lock.wait(left)
+                    continue
+                for job, execution in list(self._jobs.values()):
+                    try:
+                        self._worker.maintain_heartbeats(job, execution)
+                    except Exception:  # Redis away: the next beat tries again
+                        log.warning("worker %s: heartbeat failed", self._worker.name, exc_info=True)
+                self._due = time.monotonic() + self._worker.job_monitoring_interval
+
+
+class _Finisher:
+    """One thread that completes the slot's jobs after their command, one job at a time."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="glue-finisher")
+        self._last: Future | None = None
+
+    def submit(self, finish, *args) -> None:
+        """Finish a job once the one before it is finished (so at most two are in flight)."""
+        self.wait()
+        self._last = self._pool.submit(finish, *args)
+
+    def wait(self) -> None:
+        """Until the job being finished is done. What it raised (Redis gone, a bug) is raised
+        here, in the slot's work loop, which quits on it as when the slot finished its jobs
+        itself; the job, still in the started registry, comes back as a lost job."""
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
+
+
+class _DeathPenalty(UnixSignalDeathPenalty):
+    """RQ's SIGALRM time limit, in the slot's main thread only: a signal reaches no other
+    thread. The finisher's S3 and Redis calls carry their own timeouts."""
+
+    def setup_death_penalty(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            super().setup_death_penalty()
+
+    def cancel_death_penalty(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            super().cancel_death_penalty()
 
 
 class GlueWorker(Worker):
     """RQ's worker with the changes listed at the top of this module."""
+
+    death_penalty_class = _DeathPenalty
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._requeue_job_id: str | None = None
         self.offer = routing.Offer()
         self._beats: _Beats | None = None
+        self._finisher = _Finisher()
+        # The job whose command runs in the main thread (a stop interrupts only that one).
+        self._running: Job | None = None
         self._beaten = -BEAT_GAP
 
     def serialize(self) -> dict:
@@ -279,16 +331,57 @@ class GlueWorker(Worker):
             self._beats = _Beats(self)
         execution = self.prepare_execution(job)
         self._beats.start(job, execution)
+        self._running = job
         try:
             self.perform_job(job, queue, execution)
+        except BaseException:
+            self._beats.stop(job)
+            raise
         finally:
-            self._beats.stop()
+            self._running = None
         self.set_state(WorkerStatus.IDLE)
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        """RQ's perform_job up to the end of the job's command; a PendingUpload it returns is
+        finished (upload, then RQ's success or failure handling) by the finisher."""
+        try:
+            self.prepare_job_execution(job, remove_from_intermediate_queue=len(self.queues) == 1)
+            job.started_at = now()
+            timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+            with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
+                returned = job.perform()
+        except BaseException:  # as RQ: whatever the job raised is its failure
+            self._finalize_failure(job, queue, execution, sys.exc_info())
+            return False
+        if isinstance(returned, PendingUpload):
+            self._finisher.submit(self._finish, job, queue, execution, returned)
+        else:
+            self._finalize_success(job, queue, execution, returned)
+        return True
+
+    def _finish(self, job: Job, queue: Queue, execution: Execution, pending: PendingUpload) -> None:
+        """In the finisher thread: the job's upload, then RQ's handling of how it went."""
+        try:
+            outcome = pending.finish()
+        except BaseException:
+            self._finalize_failure(job, queue, execution, sys.exc_info())
+        else:
+            self._finalize_success(job, queue, execution, outcome)
+        finally:
+            self._beats.stop(job)
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         if self._beats is not None:
-            self._beats.stop()  # no beat after the job's end
+            self._beats.stop(job)  # no beat after the job's end
         super().handle_execution_ended(job, queue, heartbeat_ttl)
+
+    def teardown(self) -> None:
+        """The job being finished completes before the slot unregisters."""
+        try:
+            self._finisher.wait()
+        except Exception:
+            self.log.exception("Worker %s: finishing its last job failed", self.name)
+        super().teardown()
 
     def request_stop(self, signum, frame) -> None:
         """SIGTERM / SIGINT: RQ's warm shutdown (which raises StopRequested when idle), and a
@@ -301,11 +394,12 @@ class GlueWorker(Worker):
     def kill_horse(self, sig: signal.Signals = signal.SIGKILL) -> None:
         """RQ's stop-job command, called in the pubsub thread (RQ's own would kill this process
         group, there being no horse): the main thread, running the job, is told by a signal."""
-        if self.get_current_job_id():
+        if self._running is not None:
             os.kill(os.getpid(), STOP_JOB_SIGNAL)
 
     def _stop_running_job(self, signum, frame) -> None:
-        if self._stopped_job_id and self._stopped_job_id == self.get_current_job_id():
+        running = self._running
+        if running is not None and self._stopped_job_id == running.id:
             executor.interrupt("stopped on request")
 
     def handle_exception(self, job: Job, *exc_info) -> None:
