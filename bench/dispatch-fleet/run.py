@@ -608,8 +608,11 @@ def render(bench: Bench, host: str, end_load: float, scale: float) -> str:
         "",
         "Where the time beyond the sleeps goes: a glue job's cost on its slot is the gap before "
         "it (the slot, which runs its jobs in its own process, takes the job from Redis, fetches "
-        "the scenario from S3 and makes the io-dir; after the command it uploads the results, "
-        "logs and outcome.json and folds the outcome in Redis). GNU parallel's is inside the "
+        "the scenario from S3 and makes the io-dir) and the start and end of its command (the "
+        "switch to the slot's account, the check that nothing of it is left). The upload of "
+        "the results, logs and outcome.json and the fold of the outcome in Redis are done by "
+        "the slot's finisher thread while the next command runs; on this machine's 2 cores "
+        "that work still competes for the CPU with everything else. GNU parallel's is inside the "
         "job's time: an ssh login (key exchange on both ends, all on this machine's 2 cores), or "
         "with shared ssh a session on the shared connection, and the remote shell and perl "
         "wrapper parallel starts.",

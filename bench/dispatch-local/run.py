@@ -95,8 +95,11 @@ def render_section(
         "the attempt's notes, the fold), making and removing the io-dir, writing logs/ and "
         "outcome.json to the results, for processes starting the command as the slot's own "
         "account and checking that none of its processes is left, and for containers the logs "
-        "and inspect calls `docker run` does not make. Next to `true` run by xargs (about a "
-        "millisecond) it is the whole time: the process row measures the overhead.",
+        "and inspect calls `docker run` does not make. The slot's finisher thread does the "
+        "upload, the fold and RQ's bookkeeping of a job while the slot starts the next one, "
+        "but in the same Python process: that work, mostly CPU, still shares the slot's one "
+        "interpreter lock. Next to `true` run by xargs (about a millisecond) it is the whole "
+        "time: the process row measures the overhead.",
     ]
     lines.append(END)
     section = "\n".join(lines)

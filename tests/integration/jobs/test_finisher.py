@@ -122,3 +122,38 @@ def test_a_slot_killed_while_its_finisher_uploads_gives_the_job_back(
     assert placed["job_id"] == job_id
     assert placed["attempt"] == 2
     assert placed["status"] == "succeeded"
+
+
+def test_a_worker_told_to_stop_finishes_the_upload_it_started(
+    engine: Engine,
+    proxied: tuple[str, FaultProxy],
+    rgw_s3: S3Client,
+    tmp_path: Path,
+    shared_tmp: Path,
+) -> None:
+    bucket, proxy = proxied
+    gate = shared_tmp / "gate"
+    gate.mkdir(mode=0o777)
+    gate.chmod(0o1777)
+    source = scenarios.write(
+        tmp_path / "scenarios", {"held.py": scenarios.script(HELD, gate=str(gate))}
+    )
+    run_id = engine.run_id("finisher-stop")
+    workers = engine.start_workers("--slots", "1")
+    code, _, err = engine.glue(
+        "run", str(source), "--run-id", run_id, "--executor", "process",
+        "--results", f"s3://{bucket}/results",
+    )  # fmt: skip
+    assert code == 0, err
+    engine.wait("the first attempt to start", (gate / "started").exists)
+    proxy.faults.delay = 1.0
+    (gate / "go").touch()
+    engine.wait(
+        "the first attempt's upload to reach the gateway",
+        lambda: any(m == "PUT" and "/attempts/1/" in p for m, p in proxy.requests),
+    )
+    assert workers.stop(signal.SIGTERM, timeout=60) == 0, workers.tail()
+    # The stop waited for the upload and the fold: nothing is left for another worker.
+    assert engine.state(run_id).complete()
+    placed = outcome(rgw_s3, bucket, run_id, "held.py")
+    assert (placed["attempt"], placed["status"]) == (1, "succeeded")
