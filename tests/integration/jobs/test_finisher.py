@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import signal
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from rq import Queue, Worker
 from glue.lab.rgw import RgwEndpoint
 from glue.s3.client import S3Client
 from tests.integration.jobs import scenarios
-from tests.integration.jobs.conftest import Engine
+from tests.integration.jobs.conftest import Engine, Workers
 from tests.support.faultproxy import FaultProxy, Faults, fault_proxy
 
 QUICK = """answer({{"value": {n}}})
@@ -81,34 +82,49 @@ def test_the_next_command_starts_while_the_last_job_uploads(
     assert gap < 1.0, (first, second)
 
 
+@pytest.fixture
+def held_upload(
+    engine: Engine, proxied: tuple[str, FaultProxy], tmp_path: Path, shared_tmp: Path
+) -> Callable[..., Workers]:
+    """Start one slot on held.py: its first attempt's command ends once every request to the
+    gateway takes `delay` seconds, and the start returns when that attempt's upload has
+    begun."""
+    bucket, proxy = proxied
+    gate = shared_tmp / "gate"
+
+    def start(run_id: str, delay: float, *run_args: str) -> Workers:
+        gate.mkdir(mode=0o777)
+        gate.chmod(0o1777)
+        source = scenarios.write(
+            tmp_path / "scenarios", {"held.py": scenarios.script(HELD, gate=str(gate))}
+        )
+        workers = engine.start_workers("--slots", "1")
+        code, _, err = engine.glue(
+            "run", str(source), "--run-id", run_id, "--executor", "process",
+            "--results", f"s3://{bucket}/results", *run_args,
+        )  # fmt: skip
+        assert code == 0, err
+        engine.wait("the first attempt to start", (gate / "started").exists)
+        proxy.faults.delay = delay
+        (gate / "go").touch()
+        engine.wait(
+            "the first attempt's upload to reach the gateway",
+            lambda: any(m == "PUT" and "/attempts/1/" in p for m, p in proxy.requests),
+        )
+        return workers
+
+    return start
+
+
 def test_a_slot_killed_while_its_finisher_uploads_gives_the_job_back(
     engine: Engine,
     proxied: tuple[str, FaultProxy],
     rgw_s3: S3Client,
-    tmp_path: Path,
-    shared_tmp: Path,
+    held_upload: Callable[..., Workers],
 ) -> None:
     bucket, proxy = proxied
-    gate = shared_tmp / "gate"
-    gate.mkdir(mode=0o777)
-    gate.chmod(0o1777)
-    source = scenarios.write(
-        tmp_path / "scenarios", {"held.py": scenarios.script(HELD, gate=str(gate))}
-    )
     run_id = engine.run_id("finisher-kill")
-    engine.start_workers("--slots", "1")
-    code, _, err = engine.glue(
-        "run", str(source), "--run-id", run_id, "--executor", "process", "--retries", "1",
-        "--results", f"s3://{bucket}/results",
-    )  # fmt: skip
-    assert code == 0, err
-    engine.wait("the first attempt to start", (gate / "started").exists)
-    proxy.faults.delay = 30.0
-    (gate / "go").touch()
-    engine.wait(
-        "the first attempt's upload to reach the gateway",
-        lambda: any(m == "PUT" and "/attempts/1/" in p for m, p in proxy.requests),
-    )
+    held_upload(run_id, 30.0, "--retries", "1")
     queue = Queue(engine.env["GLUE_QUEUE"], connection=engine.conn)
     (job_id,) = queue.started_job_registry.get_job_ids()
     assert engine.state(run_id).progress() == (0, 1)  # not folded yet
@@ -128,30 +144,11 @@ def test_a_worker_told_to_stop_finishes_the_upload_it_started(
     engine: Engine,
     proxied: tuple[str, FaultProxy],
     rgw_s3: S3Client,
-    tmp_path: Path,
-    shared_tmp: Path,
+    held_upload: Callable[..., Workers],
 ) -> None:
-    bucket, proxy = proxied
-    gate = shared_tmp / "gate"
-    gate.mkdir(mode=0o777)
-    gate.chmod(0o1777)
-    source = scenarios.write(
-        tmp_path / "scenarios", {"held.py": scenarios.script(HELD, gate=str(gate))}
-    )
+    bucket, _ = proxied
     run_id = engine.run_id("finisher-stop")
-    workers = engine.start_workers("--slots", "1")
-    code, _, err = engine.glue(
-        "run", str(source), "--run-id", run_id, "--executor", "process",
-        "--results", f"s3://{bucket}/results",
-    )  # fmt: skip
-    assert code == 0, err
-    engine.wait("the first attempt to start", (gate / "started").exists)
-    proxy.faults.delay = 1.0
-    (gate / "go").touch()
-    engine.wait(
-        "the first attempt's upload to reach the gateway",
-        lambda: any(m == "PUT" and "/attempts/1/" in p for m, p in proxy.requests),
-    )
+    workers = held_upload(run_id, 1.0)
     assert workers.stop(signal.SIGTERM, timeout=60) == 0, workers.tail()
     # The stop waited for the upload and the fold: nothing is left for another worker.
     assert engine.state(run_id).complete()

@@ -102,7 +102,8 @@ def test_an_idle_worker_registers_again_and_takes_the_next_job(
         "the worker to register again", lambda: registered(engine), REREGISTER_SECONDS
     )
     assert again == [name]
-    assert "registered again" in workers.log.read_text()
+    # The worker says so once its registration is written: a moment after the test can see it.
+    engine.wait("the worker to log it", lambda: "registered again" in workers.log.read_text(), 5)
     source = scenarios.write(tmp_path / "scenarios", {"next.py": scenarios.script(QUICK_JOB)})
     run_id = engine.run_id("after-loss")
     submit(engine, source, run_id)
