@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import pwd
 import resource
@@ -24,9 +25,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import IO
 
@@ -43,11 +45,15 @@ from glue.jobs.executor import (
     iso_utc,
 )
 
+log = logging.getLogger("glue.jobs")
+
 # The PATH a job starts from (a venv's bin/ goes first); the worker's own PATH is not passed.
 JOB_PATH = "/usr/local/bin:/usr/bin:/bin"
 # util-linux's, on every Debian and Ubuntu host.
 PRLIMIT, SETPRIV = "/usr/bin/prlimit", "/usr/bin/setpriv"
 KILL_SECONDS = 10
+# More than /proc/<pid>/status ever holds (about 1.5 KiB): one read gets all of it.
+STATUS_BYTES = 16384
 # Run as the slot's account: SIGKILL the pids given as arguments.
 _KILL = """import os, sys
 for pid in sys.argv[1:]:
@@ -104,7 +110,9 @@ def _as_account(
 
     A root worker sets both through util-linux's prlimit and setpriv rather than Popen's
     user, group and preexec_fn: with any of those Python forks the whole slot process, some
-    3 ms a job, where the programs let it vfork."""
+    3 ms a job, where the programs let it vfork. (The slot cannot give the job its own limit
+    instead: a later run's higher limit would need CAP_SYS_RESOURCE, which a root worker in a
+    container lacks.)"""
     if os.getuid() == 0:
         limit = [PRLIMIT, f"--nproc={pids_limit}:{pids_limit}"] if pids_limit else []
         switch = [SETPRIV, f"--reuid={account.uid}", f"--regid={account.gid}", "--clear-groups"]
@@ -124,10 +132,15 @@ def _status(pid: str, uid: int | None = None) -> dict[str, str] | None:
     uid is another. That check comes before any parsing: a scan reads every process's status
     once per job, and most are not the account's."""
     try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            raw = f.read()
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY)
     except OSError:
         return None
+    try:
+        raw = os.read(fd, STATUS_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     if uid is not None:
         at = raw.find(b"\nUid:")
         if at < 0 or int(raw[at + 5 : at + 40].split()[0]) != uid:
@@ -197,6 +210,25 @@ def _copy_with_timestamps(stream: IO[bytes], io: IoDir) -> None:
         for line in iter(stream.readline, b""):
             out.write(iso_utc().encode() + b" " + line)
             out.flush()
+
+
+@cache
+def _pumps() -> ThreadPoolExecutor:
+    """The thread that copies a job's output to its log, started once per slot process: a
+    thread started per job costs the slot about a millisecond of waiting for it."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="glue-output")
+
+
+# A forked slot has none of its parent's threads: it starts its own.
+os.register_at_fork(after_in_child=_pumps.cache_clear)
+
+
+def _pumped(pump: Future) -> None:
+    """Until the job's output is copied; a copy that failed is logged (the job's own outcome
+    stands, as its log says what was kept)."""
+    error = pump.exception()
+    if error is not None:
+        log.warning("the job's output log is incomplete: %s", error)
 
 
 def gpu_environment(ids: list[str]) -> dict[str, str]:
@@ -279,8 +311,7 @@ def run(spec: ExecSpec, io: IoDir) -> ExecResult:
                 with io.open_log() as log:
                     log.write(f"{started} {message}\n".encode())
                 return ExecResult(FAILED, 127, started, iso_utc(), error=message)
-            pump = threading.Thread(target=_copy_with_timestamps, args=(proc.stdout, io))
-            pump.start()
+            pump = _pumps().submit(_copy_with_timestamps, proc.stdout, io)
             try:
                 code = proc.wait(timeout=spec.timeout)
             except subprocess.TimeoutExpired:
@@ -292,7 +323,7 @@ def run(spec: ExecSpec, io: IoDir) -> ExecResult:
             kill_account(account, proc)
             _release(io, account)
             if pump is not None:
-                pump.join()
+                _pumped(pump)
             proc.stdout.close()
     if timed_out:
         code = proc.wait()

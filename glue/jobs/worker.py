@@ -252,6 +252,14 @@ class GlueWorker(Worker):
         if registration.lost(self):
             registration.register_again(self)
 
+    def set_state(self, state: str, pipeline=None) -> None:
+        """RQ's, minus the round trip when the state is the one already written: RQ writes
+        `idle` twice between two jobs. Only this worker writes its state, and a registration
+        Redis lost is written again whole, state included (glue.jobs.registration)."""
+        if pipeline is None and state == self._state:
+            return
+        super().set_state(state, pipeline)
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.job_monitoring_interval * MISSED_HEARTBEATS
 

@@ -49,3 +49,31 @@ def test_named_venv_and_no_stray_processes(
     missing = engine.wait_complete(without)
     assert missing["counts"] == {"error": 2}
     assert "no Python environment 'gone' on this host" in missing["failures"][0]["error"]
+
+
+# Reports the job's process limit, and whether it can raise it.
+NPROC = """import resource
+soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+try:
+    resource.setrlimit(resource.RLIMIT_NPROC, (hard + 1, hard + 1))
+    raised = True
+except (ValueError, OSError):
+    raised = False
+answer({"value": 0, "soft": soft, "hard": hard, "raised": raised})
+"""
+
+
+def test_each_runs_pids_limit_reaches_its_jobs(engine: Engine, tmp_path: Path) -> None:
+    """The limit is the run's, job after job on the same slot, lowered and raised again, and
+    the job cannot raise it."""
+    source = scenarios.write(tmp_path / "scenarios", {"nproc.py": scenarios.script(NPROC)})
+    engine.start_workers("--slots", "1")
+    for limit in (300, 40, 1000):
+        run_id = engine.run_id(f"nproc{limit}")
+        common = ["--executor", "process", "--retries", "0", "--wait"]
+        code, _, err = engine.glue(
+            "run", str(source), "--run-id", run_id, f"--pids-limit={limit}", *common
+        )
+        assert code == 0, err
+        answer = read_json(tmp_path / "results" / run_id / "nproc.py/results/result.json")
+        assert answer == {"value": 0, "soft": limit, "hard": limit, "raised": False}
